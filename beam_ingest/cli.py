@@ -1,0 +1,177 @@
+"""The `beam-ingest` command: run, inspect.
+
+Exit status: 0 done; 2 bad usage or configuration; 1 bad data or a failed run.
+User errors print one clear message, never a Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Sequence
+
+from beam_ingest.errors import ConfigError, IngestError
+
+FORMATS = ("csv",)
+_ERROR_IN_PIPELINE = re.compile(
+    r"\b(ConfigError|DataError|OutputError): (.*?)(?: \[while running|$)", re.S
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="beam-ingest",
+        description="Raw data to TFX-compatible tf.Example TFRecords on Apache Beam.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser(
+        "run",
+        help="ingest input files into split TFRecords",
+        description="Ingest input files into split TFRecords. Arguments the command does not "
+        "know (or all after --) are Beam pipeline options, e.g. --runner, "
+        "--direct_num_workers.",
+    )
+    run.add_argument("--format", required=True, choices=FORMATS, help="input format")
+    source = run.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", help="glob of input files on any Beam filesystem")
+    source.add_argument(
+        "--input-split",
+        action="append",
+        metavar="NAME=PATTERN",
+        help="an input that is already a split (repeatable); no hash split is done",
+    )
+    run.add_argument("--output", required=True, help="output folder (must be empty or new)")
+    run.add_argument(
+        "--split",
+        action="append",
+        metavar="NAME=BUCKETS",
+        help="an output split and its hash buckets (repeatable); default train=2 eval=1",
+    )
+    run.add_argument("--partition-feature", help="split by this feature's value, as TFX does")
+    run.add_argument("--schema", help="schema file: tensorflow_metadata text proto or JSON")
+    run.add_argument(
+        "--max-bad-records",
+        type=int,
+        default=0,
+        metavar="N",
+        help="let the run succeed with up to N bad records (default 0)",
+    )
+    run.add_argument(
+        "--num-shards", type=int, default=0, metavar="N", help="files per split (0: automatic)"
+    )
+    run.add_argument("--compression", default="gzip", choices=("gzip", "none"))
+    run.add_argument("--overwrite", action="store_true", help="replace a non-empty output")
+    csv_group = run.add_argument_group("CSV dialect")
+    csv_group.add_argument("--delimiter", default=",")
+    csv_group.add_argument("--quote-char", default='"', help='quote character; "" for none')
+    csv_group.add_argument("--escape-char", default=None)
+    csv_group.add_argument("--encoding", default="utf-8")
+    run.add_argument("--verbose", action="store_true", help="show Beam's logs")
+
+    inspect = sub.add_parser("inspect", help="show a run's report and a few decoded examples")
+    inspect.add_argument("output", help="an output folder written by `beam-ingest run`")
+    inspect.add_argument("--examples", type=int, default=3, help="examples per split to show")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    beam_args: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, beam_args = argv[:cut], argv[cut + 1 :]
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "inspect":
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return _guard(lambda: _inspect(args))
+    return _guard(lambda: _run(args, unknown + beam_args))
+
+
+def _guard(action) -> int:
+    try:
+        return action()
+    except IngestError as e:
+        _print_error(str(e))
+        return e.exit_code
+    except KeyboardInterrupt:
+        _print_error("interrupted")
+        return 130
+    except Exception as e:  # noqa: BLE001 - a pipeline failure: say what failed, briefly
+        match = _ERROR_IN_PIPELINE.search(str(e))
+        if match:
+            _print_error(match.group(2).strip())
+            return 2 if match.group(1) == "ConfigError" else 1
+        _print_error(f"the run failed: {type(e).__name__}: {str(e).strip()[:2000]}")
+        return 1
+
+
+def _print_error(message: str) -> None:
+    # Beam appends the failing step to errors raised inside a pipeline.
+    message = re.sub(r"\s*\[while running '[^']*'\]\s*$", "", message)
+    print(f"beam-ingest: error: {message}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
+    if not args.verbose:
+        logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from beam_ingest.config_from_args import config_from_args
+
+    config = config_from_args(args)
+    started = time.time()
+    try:
+        options = PipelineOptions(beam_args)
+    except Exception as e:  # noqa: BLE001 - Beam's option parser exits or raises
+        raise ConfigError(f"bad Beam pipeline options {beam_args}: {e}") from e
+    from beam_ingest import Ingest
+
+    pipeline = beam.Pipeline(options=options)
+    _ = pipeline | "Ingest" >> Ingest(config)
+    result = pipeline.run()
+    result.wait_until_finish()
+    _print_summary(config.output_dir, time.time() - started)
+    return 0
+
+
+def _print_summary(output_dir: str, seconds: float) -> None:
+    from beam_ingest import files
+    from beam_ingest.transforms.commit import REPORT_NAME
+
+    report_path = files.join(output_dir, REPORT_NAME)
+    if not files.exists(report_path):
+        # A runner that only submits the job (Dataflow) returns before it ends.
+        print(f"Submitted; the output will be in {output_dir}")
+        return
+    report = json.loads(files.read_bytes(report_path))
+    rows = [(name, s["examples"], len(s["files"])) for name, s in report["splits"].items()]
+    width = max(len(r[0]) for r in rows + [("split", 0, 0)])
+    print(f"{'split':<{width}}  {'examples':>10}  {'files':>5}")
+    for name, count, nfiles in rows:
+        print(f"{name:<{width}}  {count:>10,}  {nfiles:>5}")
+    bad = report["bad_records"]
+    print(f"{'bad':<{width}}  {bad['count']:>10,}  {len(bad['files']):>5}")
+    rate = report["records_read"] / seconds if seconds > 0 else 0.0
+    print(
+        f"{report['records_read']:,} records read in {seconds:.1f} s ({rate:,.0f} records/s); "
+        f"output: {output_dir}"
+    )
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from beam_ingest.inspect import inspect_output
+
+    print(inspect_output(args.output, examples=args.examples))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""The CLI's arguments to an `IngestConfig` (also used by the Flex Template)."""
+
+from __future__ import annotations
+
+import argparse
+
+from beam_ingest.errors import ConfigError
+from beam_ingest.ingest import IngestConfig
+from beam_ingest.schema import load_schema
+from beam_ingest.splits import DEFAULT_SPLITS, parse_split
+
+
+def _source(args: argparse.Namespace, pattern: str, schema):
+    if args.format == "csv":
+        from beam_ingest.connectors.csv import CsvDialect, ReadCsv
+
+        dialect = CsvDialect(
+            delimiter=args.delimiter,
+            quote_char=args.quote_char or None,
+            escape_char=args.escape_char or None,
+            encoding=args.encoding,
+        )
+        return ReadCsv(pattern, dialect=dialect, schema=schema)
+    raise ConfigError(f"--format: {args.format!r} is not supported")
+
+
+def config_from_args(args: argparse.Namespace) -> IngestConfig:
+    """Builds the run's config from parsed `beam-ingest run` arguments.
+
+    Raises:
+        ConfigError: any argument that is not valid, named with its value.
+    """
+    schema = load_schema(args.schema) if args.schema else None
+    splits = tuple(parse_split(s) for s in args.split) if args.split else DEFAULT_SPLITS
+    source, split_sources = None, None
+    if args.input_split:
+        split_sources = {}
+        for item in args.input_split:
+            name, sep, pattern = item.partition("=")
+            if not sep or not name or not pattern:
+                raise ConfigError(f"--input-split: expected NAME=PATTERN; got {item!r}")
+            if name in split_sources:
+                raise ConfigError(f"--input-split: split {name!r} is given twice")
+            split_sources[name] = _source(args, pattern, schema)
+        if args.split:
+            raise ConfigError("--split: has no effect with --input-split (inputs already split)")
+    else:
+        source = _source(args, args.input, schema)
+    return IngestConfig(
+        output_dir=args.output,
+        source=source,
+        split_sources=split_sources,
+        splits=splits,
+        partition_feature=args.partition_feature,
+        max_bad_records=args.max_bad_records,
+        num_shards=args.num_shards,
+        compression=args.compression,
+        overwrite=args.overwrite,
+    )

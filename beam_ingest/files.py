@@ -1,0 +1,150 @@
+"""Files on any Beam filesystem: matching patterns, TFRecord framing, staging.
+
+Everything goes through `apache_beam.io.filesystems.FileSystems`, so local
+paths, gs:// and s3:// work the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+import struct
+from collections.abc import Iterable, Iterator, Sequence
+
+import google_crc32c
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from beam_ingest.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class FileInfo:
+    path: str
+    size: int
+    mtime: float
+
+
+def match_files(pattern: str, *, argument: str = "--input") -> list[FileInfo]:
+    """Files matching a glob, sorted by path (the order is part of determinism).
+
+    Raises:
+        ConfigError: the pattern is malformed or matches no file.
+    """
+    try:
+        results = FileSystems.match([pattern])
+    except Exception as e:
+        raise ConfigError(f"{argument}: cannot match {pattern!r}: {e}") from e
+    infos = sorted(
+        (
+            FileInfo(m.path, m.size_in_bytes, m.last_updated_in_seconds)
+            for m in results[0].metadata_list
+        ),
+        key=lambda info: info.path,
+    )
+    if not infos:
+        raise ConfigError(f"{argument}: no file matches {pattern!r}")
+    return infos
+
+
+def join(base: str, *parts: str) -> str:
+    return FileSystems.join(base, *parts)
+
+
+def is_local(path: str) -> bool:
+    return "://" not in path
+
+
+def exists(path: str) -> bool:
+    return FileSystems.exists(path)
+
+
+def list_dir(path: str) -> list[str]:
+    """Paths directly or indirectly under a folder (files only, sorted)."""
+    pattern = path.rstrip("/") + "/**"
+    try:
+        return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
+    except Exception:
+        return []
+
+
+def basename(path: str) -> str:
+    return posixpath.basename(path.rstrip("/"))
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        f.write(data)
+
+
+def read_bytes(path: str) -> bytes:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return f.read()
+
+
+def delete_tree(path: str) -> None:
+    """Deletes a folder and everything in it; a missing folder is fine."""
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+
+
+# --- TFRecord framing -----------------------------------------------------
+# Each record: uint64 length, masked crc32c of the length, data, masked crc32c
+# of the data (tensorflow/core/lib/io/record_writer.cc).
+
+_MASK_DELTA = 0xA282EAD8
+_U64 = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
+
+
+def _masked_crc(data: bytes) -> int:
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def frame_records(records: Iterable[bytes]) -> bytes:
+    """The TFRecord encoding of several records, as one buffer."""
+    out = bytearray()
+    for record in records:
+        header = _U64.pack(len(record))
+        out += header
+        out += _U32.pack(_masked_crc(header))
+        out += record
+        out += _U32.pack(_masked_crc(record))
+    return bytes(out)
+
+
+def read_records(path: str, limit: int | None = None) -> Iterator[bytes]:
+    """Records of a TFRecord file; gzip by the `.gz` extension.
+
+    Raises:
+        ValueError: a length or data checksum does not match (a corrupt file).
+    """
+    with FileSystems.open(path) as f:  # AUTO compression: .gz decompresses
+        count = 0
+        while limit is None or count < limit:
+            header = f.read(12)
+            if not header:
+                return
+            if len(header) < 12:
+                raise ValueError(f"{path}: truncated record header at record {count}")
+            (length,) = _U64.unpack_from(header)
+            if _U32.unpack_from(header, 8)[0] != _masked_crc(header[:8]):
+                raise ValueError(f"{path}: corrupt length checksum at record {count}")
+            body = f.read(length + 4)
+            if len(body) < length + 4:
+                raise ValueError(f"{path}: truncated record {count}")
+            record = body[:length]
+            if _U32.unpack_from(body, length)[0] != _masked_crc(record):
+                raise ValueError(f"{path}: corrupt data checksum at record {count}")
+            yield record
+            count += 1
+
+
+def shard_name(prefix: str, index: int, total: int, suffix: str) -> str:
+    """`prefix-SSSSS-of-NNNNN suffix`, the names Beam and TFX write."""
+    return f"{prefix}-{index:05d}-of-{total:05d}{suffix}"
+
+
+def all_parents(paths: Sequence[str]) -> set[str]:
+    return {posixpath.dirname(p) for p in paths}

@@ -1,0 +1,164 @@
+"""Feature kinds, given schemas and the schema written next to the output.
+
+A `Schema` is the ordered list of columns with the tf.Example kind of each.
+It is what CSV type inference produces, what `--schema` gives instead, and
+what is written to `OUT/schema.pbtxt` as a tensorflow_metadata `Schema` text
+proto (ready for TFX `ImportSchemaGen`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from collections.abc import Iterable, Mapping
+
+import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+from beam_ingest.errors import ConfigError
+
+
+class Kind(enum.IntEnum):
+    """The tf.Example kind of a feature, ordered as TFX's CSV type hierarchy.
+
+    Inference takes the max over values: an INT column that sees one FLOAT
+    value becomes FLOAT; anything else makes it BYTES. UNKNOWN means no value
+    was seen (a column empty everywhere), written as an empty `Feature()`.
+    """
+
+    UNKNOWN = 0
+    INT = 1
+    FLOAT = 2
+    BYTES = 3
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return _ARROW_TYPES[self]
+
+
+_ARROW_TYPES = {
+    Kind.UNKNOWN: pa.null(),
+    Kind.INT: pa.int64(),
+    Kind.FLOAT: pa.float32(),
+    Kind.BYTES: pa.large_binary(),
+}
+_JSON_KINDS = {"int": Kind.INT, "float": Kind.FLOAT, "bytes": Kind.BYTES, "string": Kind.BYTES}
+_PROTO_KINDS = {
+    schema_pb2.INT: Kind.INT,
+    schema_pb2.FLOAT: Kind.FLOAT,
+    schema_pb2.BYTES: Kind.BYTES,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+
+
+@dataclasses.dataclass(frozen=True)
+class Schema:
+    """Columns in input order, each with its kind."""
+
+    columns: tuple[Column, ...]
+
+    @classmethod
+    def from_kinds(cls, kinds: Iterable[tuple[str, Kind]]) -> Schema:
+        return cls(tuple(Column(name, Kind(kind)) for name, kind in kinds))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def kind_of(self, name: str) -> Kind:
+        for column in self.columns:
+            if column.name == name:
+                return column.kind
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, str]:
+        return {c.name: c.kind.name.lower() for c in self.columns}
+
+    def to_proto(self) -> schema_pb2.Schema:
+        proto = schema_pb2.Schema()
+        for column in self.columns:
+            feature = proto.feature.add(name=column.name)
+            if column.kind is not Kind.UNKNOWN:
+                feature.type = {Kind.INT: schema_pb2.INT, Kind.FLOAT: schema_pb2.FLOAT}.get(
+                    column.kind, schema_pb2.BYTES
+                )
+        return proto
+
+    def to_pbtxt(self) -> str:
+        return text_format.MessageToString(self.to_proto())
+
+
+def merge_schemas(schemas: Iterable[Schema]) -> Schema:
+    """Widens kinds column by column (input splits inferred apart, one schema file)."""
+    kinds: dict[str, Kind] = {}
+    for schema in schemas:
+        for column in schema.columns:
+            kinds[column.name] = max(kinds.get(column.name, Kind.UNKNOWN), column.kind)
+    return Schema.from_kinds(kinds.items())
+
+
+def load_schema(path: str) -> Schema:
+    """Reads a given schema: a tensorflow_metadata `Schema` text proto or JSON.
+
+    JSON is an object `{"name": "int" | "float" | "bytes"}`; anything else is
+    parsed as a text proto, as TFX SchemaGen writes it.
+
+    Raises:
+        ConfigError: the file cannot be read, parsed, or names a type with no
+            tf.Example kind.
+    """
+    try:
+        with FileSystems.open(path) as f:
+            text = f.read().decode("utf-8")
+    except Exception as e:
+        raise ConfigError(f"--schema: cannot read {path!r}: {e}") from e
+    if text.lstrip().startswith("{"):
+        return _schema_from_json(path, text)
+    return _schema_from_pbtxt(path, text)
+
+
+def _schema_from_json(path: str, text: str) -> Schema:
+    try:
+        mapping = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"--schema: {path!r} is not valid JSON: {e}") from e
+    if not isinstance(mapping, Mapping) or not mapping:
+        raise ConfigError(f"--schema: {path!r} must be a non-empty object {{name: type}}")
+    columns = []
+    for name, kind in mapping.items():
+        if not isinstance(kind, str) or kind.lower() not in _JSON_KINDS:
+            raise ConfigError(
+                f"--schema: column {name!r} in {path!r} has type {kind!r}; "
+                f"valid types: {sorted(_JSON_KINDS)}"
+            )
+        columns.append(Column(name, _JSON_KINDS[kind.lower()]))
+    return Schema(tuple(columns))
+
+
+def _schema_from_pbtxt(path: str, text: str) -> Schema:
+    proto = schema_pb2.Schema()
+    try:
+        text_format.Parse(text, proto)
+    except text_format.ParseError as e:
+        raise ConfigError(
+            f"--schema: {path!r} is neither JSON nor a tensorflow_metadata Schema text proto: {e}"
+        ) from e
+    if not proto.feature:
+        raise ConfigError(f"--schema: {path!r} has no features")
+    columns = []
+    for feature in proto.feature:
+        if feature.type not in _PROTO_KINDS:
+            raise ConfigError(
+                f"--schema: feature {feature.name!r} in {path!r} has type "
+                f"{schema_pb2.FeatureType.Name(feature.type)}; valid types: INT, FLOAT, BYTES"
+            )
+        columns.append(Column(feature.name, _PROTO_KINDS[feature.type]))
+    return Schema(tuple(columns))

@@ -1,0 +1,1 @@
+"""Connectors: one module per source, each a Read* PTransform emitting Arrow RecordBatches."""

@@ -1,0 +1,426 @@
+"""CSV files to Arrow RecordBatches: `ReadCsv`.
+
+Reading is pyarrow's streaming CSV reader (columnar, one block in memory at a
+time). Cells are read as bytes, typed by `_csv_values` (TFX's inference rules)
+and returned as typed columns: int64, float64, large_binary, or null for a
+column that is empty everywhere.
+
+pyarrow neither reports line numbers when quoted fields may hold newlines nor
+rejects a quote left open at the end of a file. So when a file has any bad
+row, one more pass over that file with Python's `csv` module (the same
+dialect) finds each bad row's line and raw text. Files without bad rows never
+take that path.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import itertools
+from collections.abc import Iterator, Sequence
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from apache_beam.io.filesystems import FileSystems
+from beam_ingest.connectors import _csv_values
+
+from beam_ingest.bad_records import BadRecord
+from beam_ingest.errors import ConfigError
+from beam_ingest.files import FileInfo, match_files
+from beam_ingest.schema import Kind, Schema
+
+__all__ = ["CsvDialect", "ReadCsv"]
+
+_NAMESPACE = "beam_ingest"
+_BLOCK_SIZE = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CsvDialect:
+    """How the files are written. Defaults: RFC 4180 with `"` quotes, UTF-8."""
+
+    delimiter: str = ","
+    quote_char: str | None = '"'
+    escape_char: str | None = None
+    encoding: str = "utf-8"
+
+    def __post_init__(self) -> None:
+        for name in ("delimiter", "quote_char", "escape_char"):
+            value = getattr(self, name)
+            if value is None and name != "delimiter":
+                continue
+            if not isinstance(value, str) or len(value) != 1 or value in "\r\n":
+                raise ConfigError(
+                    f"--{name.replace('_', '-')}: must be one character other than a "
+                    f"line break; got {value!r}"
+                )
+        if self.delimiter in (self.quote_char, self.escape_char):
+            raise ConfigError(f"--delimiter: {self.delimiter!r} is also the quote or escape char")
+        try:
+            "".encode(self.encoding)
+        except LookupError as e:
+            raise ConfigError(f"--encoding: unknown encoding {self.encoding!r}") from e
+
+    @property
+    def python_encoding(self) -> str:
+        # A UTF-8 byte-order mark is not part of the data.
+        return (
+            "utf-8-sig"
+            if self.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+            else self.encoding
+        )
+
+    def reader(self, lines: io.TextIOBase) -> Iterator[list[str]]:
+        return csv.reader(
+            lines,
+            delimiter=self.delimiter,
+            quotechar=self.quote_char or '"',
+            quoting=csv.QUOTE_MINIMAL if self.quote_char else csv.QUOTE_NONE,
+            escapechar=self.escape_char,
+            doublequote=True,
+            strict=False,
+        )
+
+
+class ReadCsv(beam.PTransform):
+    """Reads CSV files with a header row into typed `pyarrow.RecordBatch`es.
+
+    Returns a dict of PCollections: `records` (RecordBatches), `bad_records`
+    (`BadRecord`), `counts` (`(file, records read)`) and `schema` (one `Schema`).
+
+    Args:
+        file_pattern: a glob on any Beam filesystem; `.gz`/`.bz2` files are
+            decompressed by extension.
+        dialect: delimiter, quote and escape characters, encoding.
+        schema: the columns' kinds; None infers them as TFX does (a first pass
+            over all files whose result feeds the conversion as a side input).
+    """
+
+    def __init__(
+        self,
+        file_pattern: str,
+        *,
+        dialect: CsvDialect = CsvDialect(),
+        schema: Schema | None = None,
+        label: str | None = None,
+    ) -> None:
+        super().__init__(label)
+        if not isinstance(file_pattern, str) or not file_pattern:
+            raise ConfigError(
+                f"ReadCsv: file_pattern must be a non-empty string; got {file_pattern!r}"
+            )
+        self.file_pattern = file_pattern
+        self.dialect = dialect
+        self.schema = schema
+        self.files: list[FileInfo] = []
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
+        self.files = match_files(self.file_pattern)
+        header = _common_header(self.files, self.dialect)
+        paths = [f.path for f in self.files]
+        files = pbegin | "ListFiles" >> beam.Create(paths, reshuffle=False)
+        if self.schema is None:
+            schema = (
+                files
+                | "InferTypes" >> beam.ParDo(_InferKindsFn(header, self.dialect))
+                | "MergeTypes" >> beam.CombineGlobally(_MergeKinds(header))
+            )
+        else:
+            _check_schema_covers(self.schema, header, self.files[0].path)
+            schema = pbegin | "GivenSchema" >> beam.Create([self.schema])
+        read = files | "ReadRows" >> beam.ParDo(
+            _ReadCsvFileFn(header, self.dialect), beam.pvalue.AsSingleton(schema)
+        ).with_outputs("bad_records", "counts", main="records")
+        return {
+            "records": read.records,
+            "bad_records": read.bad_records,
+            "counts": read.counts,
+            "schema": schema,
+        }
+
+    def display_data(self) -> dict:
+        return {"file_pattern": self.file_pattern, "delimiter": self.dialect.delimiter}
+
+
+def _read_header(path: str, dialect: CsvDialect) -> list[str]:
+    try:
+        with FileSystems.open(path) as raw:
+            text = io.TextIOWrapper(raw, encoding=dialect.python_encoding, newline="")
+            for row in dialect.reader(text):
+                if row:
+                    return row
+    except UnicodeDecodeError as e:
+        raise ConfigError(
+            f"--input: the header of {path!r} is not valid {dialect.encoding}: {e}; set --encoding"
+        ) from e
+    except OSError as e:
+        raise ConfigError(f"--input: cannot read {path!r}: {e}") from e
+    raise ConfigError(f"--input: {path!r} is empty; a CSV file needs a header row")
+
+
+def _common_header(files: Sequence[FileInfo], dialect: CsvDialect) -> list[str]:
+    first = _read_header(files[0].path, dialect)
+    duplicates = sorted({n for n in first if first.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"--input: the header of {files[0].path!r} repeats {duplicates}")
+    for info in files[1:]:
+        header = _read_header(info.path, dialect)
+        if header != first:
+            raise ConfigError(
+                f"--input: files of one split must share a header: {files[0].path!r} has "
+                f"{first}, {info.path!r} has {header}"
+            )
+    return first
+
+
+def _check_schema_covers(schema: Schema, header: list[str], path: str) -> None:
+    missing = [n for n in header if n not in schema.names]
+    extra = [n for n in schema.names if n not in header]
+    if missing or extra:
+        raise ConfigError(
+            f"--schema: must name exactly the header's columns of {path!r}; "
+            f"not in the schema: {missing}, not in the header: {extra}"
+        )
+
+
+def _open_batches(
+    stream, header: list[str], dialect: CsvDialect, on_invalid
+) -> pa_csv.CSVStreamingReader:
+    return pa_csv.open_csv(
+        stream,
+        read_options=pa_csv.ReadOptions(block_size=_BLOCK_SIZE, encoding=dialect.encoding),
+        parse_options=pa_csv.ParseOptions(
+            delimiter=dialect.delimiter,
+            quote_char=dialect.quote_char or False,
+            double_quote=True,
+            escape_char=dialect.escape_char or False,
+            newlines_in_values=True,
+            ignore_empty_lines=True,
+            invalid_row_handler=on_invalid,
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            column_types={name: pa.binary() for name in header},
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            check_utf8=False,
+        ),
+    )
+
+
+class _QuoteCountingStream(io.RawIOBase):
+    """Passes reads through and counts quote characters: an odd count at the
+    end means a quoted field was left open (pyarrow accepts it silently)."""
+
+    def __init__(self, raw, quote: bytes | None) -> None:
+        self._raw = raw
+        self._quote = quote
+        self.quotes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._raw.read(len(buffer))
+        if self._quote:
+            self.quotes += data.count(self._quote)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _InferKindsFn(beam.DoFn):
+    """One file's cells to {column: kind} under TFX's inference rules."""
+
+    def __init__(self, header: list[str], dialect: CsvDialect) -> None:
+        self._header = header
+        self._dialect = dialect
+
+    def process(self, path: str) -> Iterator[dict[str, Kind]]:
+        kinds = dict.fromkeys(self._header, Kind.UNKNOWN)
+        with FileSystems.open(path) as raw:
+            for batch in _open_batches(raw, self._header, self._dialect, lambda row: "skip"):
+                for name in self._header:
+                    if kinds[name] is not Kind.BYTES:
+                        kinds[name] = max(kinds[name], _csv_values.infer_kind(batch.column(name)))
+        yield kinds
+
+
+class _MergeKinds(beam.CombineFn):
+    def __init__(self, header: list[str]) -> None:
+        self._header = header
+
+    def create_accumulator(self) -> dict[str, Kind]:
+        return {}
+
+    def add_input(self, acc: dict[str, Kind], kinds: dict[str, Kind]) -> dict[str, Kind]:
+        for name, kind in kinds.items():
+            acc[name] = max(acc.get(name, Kind.UNKNOWN), kind)
+        return acc
+
+    def merge_accumulators(self, accumulators) -> dict[str, Kind]:
+        merged: dict[str, Kind] = {}
+        for acc in accumulators:
+            self.add_input(merged, acc)
+        return merged
+
+    def extract_output(self, acc: dict[str, Kind]) -> Schema:
+        return Schema.from_kinds((n, acc.get(n, Kind.UNKNOWN)) for n in self._header)
+
+
+class _ReadCsvFileFn(beam.DoFn):
+    """One file to typed RecordBatches, bad records and its record count."""
+
+    def __init__(self, header: list[str], dialect: CsvDialect) -> None:
+        self._header = header
+        self._dialect = dialect
+        self._rows = beam.metrics.Metrics.counter(_NAMESPACE, "csv_records_read")
+        self._bad = beam.metrics.Metrics.counter(_NAMESPACE, "csv_bad_records")
+
+    def process(self, path: str, schema: Schema) -> Iterator:
+        invalid = [0]
+
+        def on_invalid(row) -> str:
+            invalid[0] += 1
+            return "skip"
+
+        failures: dict[int, str] = {}  # data-row ordinal -> reason
+        rows = 0
+        held: tuple[int, pa.RecordBatch] | None = None
+        quote = self._dialect.quote_char.encode() if self._dialect.quote_char else None
+        with FileSystems.open(path) as raw:
+            stream = _QuoteCountingStream(raw, quote)
+            buffered = io.BufferedReader(stream, _BLOCK_SIZE)
+            for batch in _open_batches(buffered, self._header, self._dialect, on_invalid):
+                typed, batch_failures = _to_typed(batch, schema)
+                failures.update({rows + i: r for i, r in batch_failures.items()})
+                # The last batch is held back until the end of the file shows
+                # whether its last row was left open by an unbalanced quote.
+                if held is not None:
+                    yield _without(*held, failures.keys())
+                held = (rows, typed)
+                rows += batch.num_rows
+        open_quote = self._dialect.escape_char is None and stream.quotes % 2 == 1
+        bad: list[BadRecord] = []
+        excluded: set[int] = set(failures)
+        if failures or invalid[0] or open_quote:
+            bad, dropped = _locate(path, self._dialect, len(self._header), failures, open_quote)
+            excluded |= dropped
+        if held is not None:
+            last = _without(*held, excluded)
+            if last.num_rows:
+                yield last
+        read = rows + invalid[0]
+        self._rows.inc(read)
+        self._bad.inc(len(bad))
+        for record in bad:
+            yield beam.pvalue.TaggedOutput("bad_records", record)
+        yield beam.pvalue.TaggedOutput("counts", (path, read))
+
+
+def _to_typed(batch: pa.RecordBatch, schema: Schema) -> tuple[pa.RecordBatch, dict[int, str]]:
+    """Cells to typed columns, and {row: reason} for rows with a cell that does not fit."""
+    columns, failures = [], {}
+    for column in schema.columns:
+        values, column_failures = _csv_values.convert(batch.column(column.name), column.kind)
+        columns.append(values)
+        for row, reason in column_failures.items():
+            failures.setdefault(row, f"column {column.name!r}: {reason}")
+    return pa.RecordBatch.from_arrays(columns, names=list(schema.names)), failures
+
+
+def _without(start: int, batch: pa.RecordBatch, excluded) -> pa.RecordBatch:
+    """The batch less the rows whose file ordinal (start + index) is excluded."""
+    end = start + batch.num_rows
+    drop = [o - start for o in excluded if start <= o < end]
+    if not drop:
+        return batch
+    keep = np.ones(batch.num_rows, dtype=bool)
+    keep[drop] = False
+    return batch.filter(pa.array(keep))
+
+
+def _records(path: str, dialect: CsvDialect) -> Iterator[tuple[int, list[str], str]]:
+    """(first line, cells, raw text) of each non-blank record after the header."""
+    with FileSystems.open(path) as raw:
+        text = io.TextIOWrapper(
+            raw, encoding=dialect.python_encoding, errors="surrogateescape", newline=""
+        )
+        lines = _LineCounter(text)
+        reader = dialect.reader(lines)
+        header_seen = False
+        while True:
+            start = lines.line + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            raw_text = lines.take()
+            if not row:
+                continue
+            if not header_seen:
+                header_seen = True
+                continue
+            yield start, row, raw_text.rstrip("\r\n")
+
+
+class _LineCounter:
+    """Feeds lines to csv.reader and keeps them for the raw text of a record."""
+
+    def __init__(self, text: io.TextIOBase) -> None:
+        self._text = text
+        self.line = 0
+        self._pending: list[str] = []
+
+    def __iter__(self) -> _LineCounter:
+        return self
+
+    def __next__(self) -> str:
+        line = self._text.readline()
+        if not line:
+            raise StopIteration
+        self.line += 1
+        self._pending.append(line)
+        return line
+
+    def take(self) -> str:
+        text, self._pending = "".join(self._pending), []
+        return text
+
+
+def _locate(
+    path: str, dialect: CsvDialect, width: int, failures: dict[int, str], open_quote: bool
+) -> tuple[list[BadRecord], set[int]]:
+    """Line and raw text of each bad row (the slow path, taken only by bad files).
+
+    Returns the bad records, and the ordinals of rows that pyarrow returned but
+    that turn out bad here: the last record, when a quote was left open (it
+    then runs to the end of the file, so it can only be the last one).
+    """
+    bad: list[BadRecord] = []
+    dropped: set[int] = set()
+    ordinal = -1
+    previous = None
+    for item in itertools.chain(_records(path, dialect), [None]):
+        if previous is not None:
+            start, row, text = previous
+            if item is None and open_quote:
+                if len(row) == width:
+                    ordinal += 1
+                    dropped.add(ordinal)
+                reason = (
+                    f"unbalanced quote: the field opened on line {start} "
+                    "runs to the end of the file"
+                )
+                bad.append(BadRecord(path, start, reason, text))
+            elif len(row) != width:
+                reason = f"wrong field count: expected {width}, got {len(row)}"
+                bad.append(BadRecord(path, start, reason, text))
+            else:
+                ordinal += 1
+                if ordinal in failures:
+                    bad.append(BadRecord(path, start, failures[ordinal], text))
+        previous = item
+    return bad, dropped

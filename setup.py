@@ -1,0 +1,43 @@
+"""beam-ingest: raw data to tf.train.Example TFRecords on Apache Beam.
+
+`transforms/` and `connectors/` live at the repository root but install as
+`beam_ingest.transforms` and `beam_ingest.connectors`, so the distribution has
+exactly one top-level import name (see DESIGN.md, Layout).
+"""
+
+from setuptools import setup
+
+CORE = [
+    "apache-beam[gcp]>=2.77,<2.78",
+    "tfx-bsl>=1.21,<1.22",
+    "tensorflow-metadata>=1.21,<1.22",
+    "pyarrow>=18",
+    "fastavro>=1.9,<2",
+    "pillow>=10",
+    "google-crc32c>=1.5",
+    "numpy>=1.26",
+]
+
+setup(
+    name="beam-ingest",
+    version="0.1.0",
+    description="Raw data (CSV, ...) to TFX-compatible tf.Example TFRecords on Apache Beam.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10,<3.13",
+    packages=["beam_ingest", "beam_ingest.transforms", "beam_ingest.connectors"],
+    package_dir={
+        "beam_ingest": "beam_ingest",
+        "beam_ingest.transforms": "transforms",
+        "beam_ingest.connectors": "connectors",
+    },
+    install_requires=CORE,
+    extras_require={
+        # TensorFlow is not imported on the ingest path; tests and the TFX
+        # boundary need it. TFX itself is installed by `make install-tfx`
+        # (it cannot be resolved by pip on Python 3.11, see README).
+        "tf": ["tensorflow>=2.21,<2.22"],
+        "dev": ["tensorflow>=2.21,<2.22", "pytest>=8", "hypothesis>=6", "ruff>=0.6"],
+    },
+    entry_points={"console_scripts": ["beam-ingest=beam_ingest.cli:main"]},
+)

@@ -1,0 +1,1 @@
+"""Format-agnostic PTransforms: encode, split, write, commit."""

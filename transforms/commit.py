@@ -1,0 +1,294 @@
+"""The last step of a run: check the counts, lay out the output, publish it.
+
+`CommitOutput` turns staged part files into the output layout of DESIGN.md,
+writes `schema.pbtxt` and `ingest_report.json`, and publishes the result:
+
+- local paths: the layout is assembled in the stage folder, then one
+  `rename(2)` puts it in place (an existing output is first renamed aside),
+  so readers see the whole output or none of it;
+- object stores (gs://, s3://), which have no atomic folder rename: files
+  are copied in, and `ingest_report.json` last. A reader treats an output
+  without the report as incomplete.
+
+Too many bad records fail the run here, before anything is published; the
+bad records stay in the stage folder's `errors/` and the message says where.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from beam_ingest.transforms.write import StagedFile
+
+from beam_ingest import files
+from beam_ingest.errors import DataError, OutputError
+from beam_ingest.schema import Schema, merge_schemas
+
+__all__ = ["REPORT_NAME", "CommitOutput", "stage_dir_for"]
+
+REPORT_NAME = "ingest_report.json"
+_PREFIX = "data_tfrecord"
+_CHUNK = 1 << 20
+
+
+def stage_dir_for(output_dir: str, run_id: str) -> str:
+    """The run's private folder: a hidden sibling of the output folder."""
+    output_dir = output_dir.rstrip("/")
+    parent, name = (
+        os.path.split(output_dir) if files.is_local(output_dir) else output_dir.rsplit("/", 1)
+    )
+    return FileSystems.join(parent or ".", f".{name}.beam-ingest-{run_id}")
+
+
+def output_is_occupied(output_dir: str) -> bool:
+    """True when the output folder holds anything (a file counts too)."""
+    if files.is_local(output_dir):
+        if os.path.isdir(output_dir):
+            return bool(os.listdir(output_dir))
+        return os.path.exists(output_dir)
+    return bool(files.list_dir(output_dir))
+
+
+class CommitOutput(beam.PTransform):
+    """Staged files, bad records, counts and schema to the published output.
+
+    Input: a dict with `staged` (StagedFile of splits), `bad` (StagedFile of
+    bad records), `counts` ((file, records read)) and `schemas` (Schema).
+    Returns a PCollection holding the report (a dict).
+    """
+
+    def __init__(
+        self,
+        *,
+        output_dir: str,
+        stage_dir: str,
+        split_names: Sequence[str],
+        num_shards: int,
+        compression: str,
+        max_bad_records: int,
+        overwrite: bool,
+        report: Mapping,
+    ) -> None:
+        super().__init__()
+        self.output_dir = output_dir
+        self.stage_dir = stage_dir
+        self.split_names = tuple(split_names)
+        self.num_shards = num_shards
+        self.compression = compression
+        self.max_bad_records = max_bad_records
+        self.overwrite = overwrite
+        self.report = dict(report)
+
+    def expand(self, inputs: Mapping[str, beam.PCollection]) -> beam.PCollection:
+        staged = inputs["staged"]
+        if self.num_shards:
+            staged = (
+                inputs["staged"].pipeline
+                | "ShardIds"
+                >> beam.Create(
+                    [(s, k) for s in self.split_names for k in range(self.num_shards)],
+                    reshuffle=False,
+                )
+                | "MergeShards"
+                >> beam.ParDo(
+                    _MergeShardFn(self.stage_dir, self.num_shards, self.compression),
+                    beam.pvalue.AsList(staged),
+                )
+            )
+        return (
+            staged.pipeline
+            | "Trigger" >> beam.Create([None], reshuffle=False)
+            | "Publish"
+            >> beam.ParDo(
+                _PublishFn(self),
+                staged=beam.pvalue.AsList(staged),
+                bad=beam.pvalue.AsList(inputs["bad"]),
+                counts=beam.pvalue.AsList(inputs["counts"]),
+                schemas=beam.pvalue.AsList(inputs["schemas"]),
+            )
+        )
+
+
+def _suffix(compression: str) -> str:
+    return ".gz" if compression == "gzip" else ""
+
+
+def _final_dir(stage_dir: str) -> str:
+    return FileSystems.join(stage_dir, "out")
+
+
+class _MergeShardFn(beam.DoFn):
+    """Streams the uncompressed parts of one fixed shard into its final file."""
+
+    def __init__(self, stage_dir: str, num_shards: int, compression: str) -> None:
+        self._stage_dir = stage_dir
+        self._num_shards = num_shards
+        self._compression = compression
+
+    def process(self, split_shard: tuple[str, int], staged: list[StagedFile]) -> Iterator:
+        split, shard = split_shard
+        parts = sorted(
+            (s for s in staged if s.split == split and s.shard == shard), key=lambda s: s.path
+        )
+        name = files.shard_name(_PREFIX, shard, self._num_shards, _suffix(self._compression))
+        path = FileSystems.join(self._stage_dir, "merged", f"Split-{split}", name)
+        compressor = zlib.compressobj(6, zlib.DEFLATED, 31) if self._compression == "gzip" else None
+        with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as out:
+            for part in parts:
+                with FileSystems.open(
+                    part.path, compression_type=CompressionTypes.UNCOMPRESSED
+                ) as f:
+                    while chunk := f.read(_CHUNK):
+                        out.write(compressor.compress(chunk) if compressor else chunk)
+            if compressor:
+                out.write(compressor.flush())
+        yield StagedFile(
+            split=split,
+            path=path,
+            records=sum(p.records for p in parts),
+            shard=shard,
+            compressed=True,
+        )
+
+
+class _PublishFn(beam.DoFn):
+    def __init__(self, spec: CommitOutput) -> None:
+        self._spec = spec
+
+    def process(self, _, staged, bad, counts, schemas) -> Iterator[dict]:
+        spec = self._spec
+        bad_count = sum(b.records for b in bad)
+        if bad_count > spec.max_bad_records:
+            self._fail_on_bad_records(bad, bad_count)
+        read = sum(n for _, n in counts)
+        written = sum(s.records for s in staged)
+        if read != written + bad_count:
+            raise OutputError(
+                f"internal error: {read} records read but {written} examples written and "
+                f"{bad_count} bad records; nothing was published (stage: {spec.stage_dir})"
+            )
+        final = _final_dir(spec.stage_dir)
+        splits = self._lay_out_splits(staged, final)
+        errors = self._lay_out_errors(bad, final)
+        schema = merge_schemas(schemas) if schemas else Schema(())
+        files.write_bytes(FileSystems.join(final, "schema.pbtxt"), schema.to_pbtxt().encode())
+        report = dict(spec.report)
+        finished = time.time()
+        seconds = finished - report.get("started_at", finished)
+        report.update(
+            records_read=read,
+            examples=written,
+            splits=splits,
+            bad_records={
+                "count": bad_count,
+                "max_allowed": spec.max_bad_records,
+                "files": errors,
+                "first": [s for b in bad for s in b.samples][:5],
+            },
+            schema=schema.to_dict(),
+            finished_at=finished,
+            seconds=round(seconds, 3),
+            records_per_second=round(read / seconds, 1) if seconds > 0 else None,
+        )
+        report_bytes = json.dumps(report, indent=2, sort_keys=True).encode()
+        files.write_bytes(FileSystems.join(final, REPORT_NAME), report_bytes)
+        _publish(final, spec.output_dir, spec.overwrite)
+        files.delete_tree(spec.stage_dir)
+        yield report
+
+    def _fail_on_bad_records(self, bad: list[StagedFile], count: int) -> None:
+        spec = self._spec
+        for name in spec.split_names:
+            files.delete_tree(FileSystems.join(spec.stage_dir, f"Split-{name}"))
+        files.delete_tree(FileSystems.join(spec.stage_dir, "merged"))
+        first = [s for b in sorted(bad, key=lambda b: b.path) for s in b.samples][:5]
+        listing = "\n".join(f"  {line}" for line in first)
+        raise DataError(
+            f"{count} bad record(s), more than --max-bad-records {spec.max_bad_records}; "
+            f"nothing was written to {spec.output_dir}.\nThe first:\n{listing}\n"
+            f"All bad records (file, line, reason, raw text) are in "
+            f"{FileSystems.join(spec.stage_dir, 'errors')}/"
+        )
+
+    def _lay_out_splits(self, staged: list[StagedFile], final: str) -> dict:
+        spec = self._spec
+        by_split: dict[str, list[StagedFile]] = defaultdict(list)
+        for s in staged:
+            by_split[s.split].append(s)
+        result = {}
+        for name in spec.split_names:
+            parts = sorted(by_split.get(name, []), key=lambda s: (s.shard or 0, s.path))
+            folder = FileSystems.join(final, f"Split-{name}")
+            _mkdirs(folder)
+            suffix = _suffix(spec.compression)
+            names = []
+            if not parts:  # an empty split still gets one (empty) file, as Beam writes
+                names.append(files.shard_name(_PREFIX, 0, 1, suffix))
+                empty = zlib.compress(b"", wbits=31) if spec.compression == "gzip" else b""
+                files.write_bytes(FileSystems.join(folder, names[0]), empty)
+            else:
+                names = [
+                    files.shard_name(_PREFIX, i, len(parts), suffix) for i in range(len(parts))
+                ]
+                FileSystems.rename(
+                    [p.path for p in parts], [FileSystems.join(folder, n) for n in names]
+                )
+            result[name] = {
+                "examples": sum(p.records for p in parts),
+                "files": [f"Split-{name}/{n}" for n in names],
+            }
+        return result
+
+    def _lay_out_errors(self, bad: list[StagedFile], final: str) -> list[str]:
+        if not bad:
+            return []
+        parts = sorted(bad, key=lambda b: b.path)
+        folder = FileSystems.join(final, "errors")
+        _mkdirs(folder)
+        names = [
+            files.shard_name("bad_records", i, len(parts), ".jsonl") for i in range(len(parts))
+        ]
+        FileSystems.rename([p.path for p in parts], [FileSystems.join(folder, n) for n in names])
+        return [f"errors/{n}" for n in names]
+
+
+def _mkdirs(path: str) -> None:
+    try:
+        FileSystems.mkdirs(path)
+    except OSError:  # Beam raises IOError when it exists
+        pass
+
+
+def _publish(final: str, output_dir: str, overwrite: bool) -> None:
+    if output_is_occupied(output_dir) and not overwrite:
+        raise OutputError(
+            f"--output: {output_dir!r} was filled by someone else while this run worked; "
+            "nothing was published. Use --overwrite to replace it."
+        )
+    if files.is_local(output_dir):
+        output_dir = output_dir.rstrip("/")
+        aside = None
+        if os.path.isdir(output_dir) and os.listdir(output_dir):
+            aside = f"{final}.replaced"
+            os.rename(output_dir, aside)
+        os.makedirs(os.path.dirname(os.path.abspath(output_dir)), exist_ok=True)
+        os.replace(final, output_dir)  # atomic; replaces an empty folder
+        if aside:
+            files.delete_tree(aside)
+        return
+    if overwrite:
+        files.delete_tree(output_dir)
+    sources = [p for p in files.list_dir(final) if not p.endswith(REPORT_NAME)]
+    targets = [output_dir.rstrip("/") + p[len(final.rstrip("/")) :] for p in sources]
+    FileSystems.copy(sources, targets)
+    FileSystems.copy(
+        [FileSystems.join(final, REPORT_NAME)], [FileSystems.join(output_dir, REPORT_NAME)]
+    )

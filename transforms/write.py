@@ -1,0 +1,198 @@
+"""Staged writes: split examples and bad records to part files in a stage folder.
+
+Nothing here writes into the output folder. Each bundle writes its own part
+files (unique names) and reports them; only reported files are committed by
+`beam_ingest.transforms.commit.CommitOutput`, so a retried bundle leaves no
+duplicate and a failed run leaves nothing in the output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+import zlib
+from collections.abc import Iterator, Mapping
+
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
+
+from beam_ingest.bad_records import BadRecord
+from beam_ingest.errors import ConfigError
+from beam_ingest.files import frame_records
+
+__all__ = ["COMPRESSIONS", "StagedFile", "WriteBadRecords", "WriteSplits"]
+
+_NAMESPACE = "beam_ingest"
+COMPRESSIONS = ("gzip", "none")
+_GZIP_WBITS = 31  # zlib with a gzip header and trailer
+
+
+@dataclasses.dataclass(frozen=True)
+class StagedFile:
+    """A part file in the stage folder, as reported by the bundle that wrote it.
+
+    `shard` is the fixed shard the file belongs to (with `num_shards`), else
+    None: the file is a shard of its own. `samples` holds the first few bad
+    records' descriptions, for error messages.
+    """
+
+    split: str
+    path: str
+    records: int
+    shard: int | None = None
+    compressed: bool = False
+    samples: tuple[str, ...] = ()
+
+
+class _PartWriter:
+    """A part file being written: TFRecord frames, gzip-compressed or not."""
+
+    def __init__(self, path: str, compress: bool) -> None:
+        self.path = path
+        self.records = 0
+        self._file = FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)
+        self._zlib = zlib.compressobj(6, zlib.DEFLATED, _GZIP_WBITS) if compress else None
+
+    def write(self, data: bytes, records: int) -> None:
+        self.records += records
+        self._file.write(self._zlib.compress(data) if self._zlib else data)
+
+    def close(self) -> None:
+        if self._zlib:
+            self._file.write(self._zlib.flush())
+        self._file.close()
+
+
+def _emit(value) -> WindowedValue:
+    return WindowedValue(value, MIN_TIMESTAMP, [GlobalWindow()])
+
+
+class _WriteSplitFn(beam.DoFn):
+    """Lists of serialized examples of one split to part files, per bundle."""
+
+    def __init__(self, stage_dir: str, split: str, num_shards: int, compress: bool) -> None:
+        self._folder = FileSystems.join(stage_dir, f"Split-{split}")
+        self._split = split
+        self._num_shards = num_shards
+        # With fixed shards, parts are merged into one gzip stream per shard at
+        # commit (TensorFlow reads only the first member of a multi-member
+        # gzip file), so they are written uncompressed.
+        self._compress = compress and not num_shards
+        self._bytes = beam.metrics.Metrics.counter(_NAMESPACE, f"bytes_written_{split}")
+
+    def start_bundle(self) -> None:
+        self._writers: dict[int, _PartWriter] = {}
+        self._bundle = uuid.uuid4().hex
+        self._next = 0
+
+    def process(self, examples: list[bytes]) -> None:
+        shard = self._next % self._num_shards if self._num_shards else 0
+        self._next += 1
+        writer = self._writers.get(shard)
+        if writer is None:
+            path = FileSystems.join(self._folder, f"part-{self._bundle}-{shard:05d}")
+            writer = self._writers[shard] = _PartWriter(path, self._compress)
+        data = frame_records(examples)
+        self._bytes.inc(len(data))
+        writer.write(data, len(examples))
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        for shard, writer in sorted(self._writers.items()):
+            writer.close()
+            yield _emit(
+                StagedFile(
+                    split=self._split,
+                    path=writer.path,
+                    records=writer.records,
+                    shard=shard if self._num_shards else None,
+                    compressed=self._compress,
+                )
+            )
+        self._writers = {}
+
+
+class WriteSplits(beam.PTransform):
+    """{split: PCollection[list[bytes]]} to staged part files.
+
+    Returns a PCollection of `StagedFile`. `CommitOutput` turns them into
+    `Split-<name>/data_tfrecord-SSSSS-of-NNNNN.gz`.
+
+    Args:
+        stage_dir: the run's private stage folder (on any Beam filesystem).
+        num_shards: output files per split; 0 writes one per bundle (no merge).
+        compression: "gzip" (as TFX writes and reads) or "none".
+    """
+
+    def __init__(self, stage_dir: str, *, num_shards: int = 0, compression: str = "gzip") -> None:
+        super().__init__()
+        if compression not in COMPRESSIONS:
+            raise ConfigError(f"--compression: {compression!r} is not one of {list(COMPRESSIONS)}")
+        if isinstance(num_shards, bool) or not isinstance(num_shards, int) or num_shards < 0:
+            raise ConfigError(
+                f"--num-shards: must be an int >= 0 (0: automatic); got {num_shards!r}"
+            )
+        self.stage_dir = stage_dir
+        self.num_shards = num_shards
+        self.compression = compression
+
+    def expand(self, splits: Mapping[str, beam.PCollection]) -> beam.PCollection:
+        staged = [
+            pcoll
+            | f"Write[{name}]"
+            >> beam.ParDo(
+                _WriteSplitFn(self.stage_dir, name, self.num_shards, self.compression == "gzip")
+            )
+            for name, pcoll in splits.items()
+        ]
+        return staged | "FlattenStaged" >> beam.Flatten()
+
+
+class _WriteBadRecordsFn(beam.DoFn):
+    _SAMPLES = 5
+
+    def __init__(self, stage_dir: str) -> None:
+        self._folder = FileSystems.join(stage_dir, "errors")
+
+    def start_bundle(self) -> None:
+        self._file = None
+        self._count = 0
+        self._samples: list[str] = []
+
+    def process(self, record: BadRecord) -> None:
+        if self._file is None:
+            self._path = FileSystems.join(self._folder, f"part-{uuid.uuid4().hex}")
+            self._file = FileSystems.create(
+                self._path, compression_type=CompressionTypes.UNCOMPRESSED
+            )
+        self._file.write(record.to_json().encode("utf-8") + b"\n")
+        self._count += 1
+        if len(self._samples) < self._SAMPLES:
+            self._samples.append(record.describe())
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        if self._file is not None:
+            self._file.close()
+            yield _emit(
+                StagedFile(
+                    split="errors",
+                    path=self._path,
+                    records=self._count,
+                    samples=tuple(self._samples),
+                )
+            )
+            self._file = None
+
+
+class WriteBadRecords(beam.PTransform):
+    """BadRecords to JSON-lines part files in `stage_dir/errors`; returns StagedFiles."""
+
+    def __init__(self, stage_dir: str) -> None:
+        super().__init__()
+        self.stage_dir = stage_dir
+
+    def expand(self, records: beam.PCollection) -> beam.PCollection:
+        return records | "WriteBadRecords" >> beam.ParDo(_WriteBadRecordsFn(self.stage_dir))
