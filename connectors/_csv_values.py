@@ -43,15 +43,16 @@ def infer_kind(column: pa.Array) -> Kind:
     present = pc.is_valid(column)
     if not pc.any(present).as_py():
         return Kind.UNKNOWN
+    absent = pc.invert(present)
     is_int = _matches(column, INT_PATTERN)
-    if pc.all(pc.or_(is_int, pc.invert(present))).as_py():
+    if pc.any(is_int).as_py():
         try:
-            pc.cast(_normalise_number(column), pa.int64())
+            pc.cast(_normalise_number(pc.filter(column, is_int)), pa.int64())
         except (pa.ArrowInvalid, OverflowError):
-            return Kind.BYTES  # an integer beyond int64: TFX infers STRING
-        return Kind.INT
-    is_float = _matches(column, FLOAT_PATTERN)
-    if pc.all(pc.or_(is_float, pc.invert(present))).as_py():
+            return Kind.BYTES  # any integer beyond int64 makes TFX infer STRING
+        if pc.all(pc.or_(is_int, absent)).as_py():
+            return Kind.INT
+    if pc.all(pc.or_(_matches(column, FLOAT_PATTERN), absent)).as_py():
         return Kind.FLOAT
     return Kind.BYTES
 

@@ -145,20 +145,33 @@ class ReadCsv(beam.PTransform):
         return {"file_pattern": self.file_pattern, "delimiter": self.dialect.delimiter}
 
 
+def _open(path: str, quote: bytes | None = None) -> tuple[io.BufferedReader, _Stream]:
+    stream = _Stream(FileSystems.open(path), quote)
+    return io.BufferedReader(stream, _BLOCK_SIZE), stream
+
+
 def _read_header(path: str, dialect: CsvDialect) -> list[str]:
     try:
-        with FileSystems.open(path) as raw:
-            text = io.TextIOWrapper(raw, encoding=dialect.python_encoding, newline="")
+        with _open(path)[0] as raw:
+            # Decoding reads ahead past the header: only the header's own
+            # cells must decode (bad bytes further down are bad records).
+            text = io.TextIOWrapper(
+                raw, encoding=dialect.python_encoding, errors="surrogateescape", newline=""
+            )
             for row in dialect.reader(text):
                 if row:
-                    return row
-    except UnicodeDecodeError as e:
-        raise ConfigError(
-            f"--input: the header of {path!r} is not valid {dialect.encoding}: {e}; set --encoding"
-        ) from e
+                    break
+            else:
+                raise ConfigError(f"--input: {path!r} is empty; a CSV file needs a header row")
     except OSError as e:
         raise ConfigError(f"--input: cannot read {path!r}: {e}") from e
-    raise ConfigError(f"--input: {path!r} is empty; a CSV file needs a header row")
+    try:
+        "".join(row).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ConfigError(
+            f"--input: the header of {path!r} is not valid {dialect.encoding}; set --encoding"
+        ) from e
+    return row
 
 
 def _common_header(files: Sequence[FileInfo], dialect: CsvDialect) -> list[str]:
@@ -211,17 +224,23 @@ def _open_batches(
     )
 
 
-class _QuoteCountingStream(io.RawIOBase):
-    """Passes reads through and counts quote characters: an odd count at the
-    end means a quoted field was left open (pyarrow accepts it silently)."""
+class _Stream(io.RawIOBase):
+    """A Beam file as a standard binary stream (Beam's CompressedFile is not
+    one), counting quote characters on the way: an odd count at the end means
+    a quoted field was left open, which pyarrow accepts silently."""
 
-    def __init__(self, raw, quote: bytes | None) -> None:
+    def __init__(self, raw, quote: bytes | None = None) -> None:
         self._raw = raw
         self._quote = quote
         self.quotes = 0
 
     def readable(self) -> bool:
         return True
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
 
     def readinto(self, buffer) -> int:
         data = self._raw.read(len(buffer))
@@ -240,7 +259,7 @@ class _InferKindsFn(beam.DoFn):
 
     def process(self, path: str) -> Iterator[dict[str, Kind]]:
         kinds = dict.fromkeys(self._header, Kind.UNKNOWN)
-        with FileSystems.open(path) as raw:
+        with _open(path)[0] as raw:
             for batch in _open_batches(raw, self._header, self._dialect, lambda row: "skip"):
                 for name in self._header:
                     if kinds[name] is not Kind.BYTES:
@@ -290,9 +309,8 @@ class _ReadCsvFileFn(beam.DoFn):
         rows = 0
         held: tuple[int, pa.RecordBatch] | None = None
         quote = self._dialect.quote_char.encode() if self._dialect.quote_char else None
-        with FileSystems.open(path) as raw:
-            stream = _QuoteCountingStream(raw, quote)
-            buffered = io.BufferedReader(stream, _BLOCK_SIZE)
+        buffered, stream = _open(path, quote)
+        with buffered:
             for batch in _open_batches(buffered, self._header, self._dialect, on_invalid):
                 typed, batch_failures = _to_typed(batch, schema)
                 failures.update({rows + i: r for i, r in batch_failures.items()})
@@ -344,7 +362,7 @@ def _without(start: int, batch: pa.RecordBatch, excluded) -> pa.RecordBatch:
 
 def _records(path: str, dialect: CsvDialect) -> Iterator[tuple[int, list[str], str]]:
     """(first line, cells, raw text) of each non-blank record after the header."""
-    with FileSystems.open(path) as raw:
+    with _open(path)[0] as raw:
         text = io.TextIOWrapper(
             raw, encoding=dialect.python_encoding, errors="surrogateescape", newline=""
         )

@@ -1,0 +1,79 @@
+"""ToTFExample's value contract and deterministic bytes."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+import tensorflow as tf
+
+from beam_ingest.errors import ConfigError
+from beam_ingest.transforms.encode import _check_partition_column, encode_batch
+from tests.helpers import decode
+
+
+@pytest.fixture(scope="module")
+def batch() -> pa.RecordBatch:
+    return pa.RecordBatch.from_pydict(
+        {
+            "zint": pa.array([0, None, 7], pa.int64()),
+            "float": pa.array([0.0, 1.1, None], pa.float64()),
+            "bytes": pa.array([b"", b"x", None], pa.binary()),
+            "bool": pa.array([False, True, None], pa.bool_()),
+            "nothing": pa.nulls(3),
+            "list": pa.array([[1, 2], [], None], pa.list_(pa.int32())),
+            "Upper": pa.array(["é", "b", "c"], pa.string()),
+        }
+    )
+
+
+def test_bytes_are_the_deterministic_serialization(batch):
+    for record in encode_batch(batch).examples:
+        example = tf.train.Example.FromString(record)
+        assert example.SerializeToString(deterministic=True) == record
+
+
+def test_value_contract(batch):
+    rows = [decode(r) for r in encode_batch(batch).examples]
+    assert rows[0]["zint"] == ("int64_list", [0])  # zero is a value
+    assert rows[1]["zint"] == ("int64_list", [])  # null: present, empty, typed
+    assert rows[0]["float"] == ("float_list", [0.0])
+    assert rows[1]["float"][1] == [pytest.approx(1.1)]  # stored as float32
+    assert rows[0]["bytes"] == ("bytes_list", [b""])  # "" is a value
+    assert rows[2]["bytes"] == ("bytes_list", [])
+    assert rows[0]["bool"] == ("int64_list", [0])
+    assert rows[1]["bool"] == ("int64_list", [1])
+    assert all(r["nothing"] == (None, []) for r in rows)  # null everywhere: Feature()
+    assert [r["list"] for r in rows] == [
+        ("int64_list", [1, 2]),
+        ("int64_list", []),
+        ("int64_list", []),
+    ]
+    assert rows[0]["Upper"] == ("bytes_list", ["é".encode()])
+
+
+def test_float32_rounding_matches_protobuf():
+    values = [0.1, 1e-40, 3.4028236e38, 16777217.0, -2.5]
+    batch = pa.RecordBatch.from_pydict({"f": pa.array(values, pa.float64())})
+    got = [decode(r)["f"][1][0] for r in encode_batch(batch).examples]
+    expected = list(tf.train.FloatList(value=values).value)
+    assert got == expected
+
+
+def test_partition_keys_are_the_feature_bytes(batch):
+    encoded = encode_batch(batch, partition_feature="bytes")
+    for record, key in zip(encoded.examples, encoded.keys, strict=True):
+        feature = tf.train.Example.FromString(record).features.feature["bytes"]
+        assert key == feature.SerializeToString(deterministic=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("missing", "'missing' is not a feature"),
+        ("float", "is a float feature"),
+        ("nothing", "is empty in every record"),
+    ],
+)
+def test_partition_feature_errors(batch, name, message):
+    with pytest.raises(ConfigError, match=message):
+        _check_partition_column(batch, name)
