@@ -1,0 +1,153 @@
+"""The `beam-ingest` console script, as a user runs it: exit codes and messages."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import read_report, split_records
+
+SCRIPT = os.path.join(os.path.dirname(sys.executable), "beam-ingest")
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def data(tmp_path):
+    path = tmp_path / "in" / "data.csv"
+    path.parent.mkdir()
+    path.write_text("id,name\n" + "".join(f"{i},n{i}\n" for i in range(30)))
+    return path
+
+
+def test_run_succeeds_and_prints_a_summary(tmp_path, data):
+    out = tmp_path / "out"
+    result = run("run", "--format", "csv", "--input", str(data), "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "records read" in result.stdout and "train" in result.stdout
+    report = read_report(str(out))
+    assert report["records_read"] == 30
+    assert sum(s["examples"] for s in report["splits"].values()) == 30
+    assert sorted(os.listdir(out)) == [
+        "Split-eval",
+        "Split-train",
+        "ingest_report.json",
+        "schema.pbtxt",
+    ]
+    assert "traceback" not in result.stderr.lower()
+
+
+def test_inspect_shows_report_and_examples(tmp_path, data):
+    out = tmp_path / "out"
+    assert run("run", "--format", "csv", "--input", str(data), "--output", str(out)).returncode == 0
+    result = run("inspect", str(out), "--examples", "2")
+    assert result.returncode == 0, result.stderr
+    assert "records read: 30" in result.stdout
+    assert '"name": ["n' in result.stdout
+
+
+def test_custom_splits_shards_and_no_compression(tmp_path, data):
+    out = tmp_path / "out"
+    result = run(
+        "run", "--format", "csv", "--input", str(data), "--output", str(out),
+        "--split", "a=1", "--split", "b=1", "--split", "c=2",
+        "--num-shards", "3", "--compression", "none",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    names = sorted(os.listdir(out / "Split-c"))
+    assert names == [f"data_tfrecord-0000{i}-of-00003" for i in range(3)]
+    total = sum(len(split_records(str(out), s)) for s in "abc")
+    assert total == 30
+
+
+def test_input_splits_are_kept(tmp_path, data):
+    other = tmp_path / "in2.csv"
+    other.write_text("id,name\n100,x\n101,y\n")
+    out = tmp_path / "out"
+    result = run(
+        "run", "--format", "csv", "--input-split", f"train={data}",
+        "--input-split", f"test={other}", "--output", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(split_records(str(out), "train")) == 30
+    assert len(split_records(str(out), "test")) == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--input", "/nonexistent/*.csv"], "--input: no file matches '/nonexistent/*.csv'"),
+        (["--split", "train"], "--split: expected NAME=BUCKETS"),
+        (["--max-bad-records", "-1"], "--max-bad-records: must be an int >= 0; got -1"),
+        (["--partition-feature", "nope"], "--partition-feature: 'nope' is not a feature"),
+        (["--schema", "/nonexistent.json"], "--schema: cannot read '/nonexistent.json'"),
+        (["--delimiter", "ab"], "--delimiter: must be one character"),
+    ],
+)
+def test_configuration_errors_exit_2(tmp_path, data, extra, message):
+    args = ["run", "--format", "csv", "--output", str(tmp_path / "out")]
+    if "--input" not in extra:
+        args += ["--input", str(data)]
+    result = run(*args, *extra)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_format_is_a_usage_error(tmp_path, data):
+    result = run("run", "--format", "xls", "--input", str(data), "--output", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert "invalid choice: 'xls'" in result.stderr
+
+
+def test_existing_output_needs_overwrite(tmp_path, data):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    result = run("run", "--format", "csv", "--input", str(data), "--output", str(out))
+    assert result.returncode == 2
+    assert "exists and is not empty; use --overwrite" in result.stderr
+    assert sorted(os.listdir(out)) == ["keep.txt"]
+    result = run(
+        "run", "--format", "csv", "--input", str(data), "--output", str(out), "--overwrite"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "keep.txt" not in os.listdir(out)
+    assert read_report(str(out))["records_read"] == 30
+
+
+@pytest.fixture
+def bad_data(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("id,name\n1,a\n2\n3,c\n4,d,e\n")
+    return path
+
+
+def test_bad_records_fail_the_run_and_write_nothing(tmp_path, bad_data):
+    out = tmp_path / "out"
+    result = run("run", "--format", "csv", "--input", str(bad_data), "--output", str(out))
+    assert result.returncode == 1
+    assert f"{bad_data}:3: wrong field count: expected 2, got 1" in result.stderr
+    assert f"{bad_data}:5: wrong field count: expected 2, got 3" in result.stderr
+    assert "2 bad record(s), more than --max-bad-records 0" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()  # no Split-*, no report: nothing that looks complete
+
+
+def test_max_bad_records_lets_the_run_through(tmp_path, bad_data):
+    out = tmp_path / "out"
+    result = run(
+        "run", "--format", "csv", "--input", str(bad_data), "--output", str(out),
+        "--max-bad-records", "2",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = read_report(str(out))
+    assert report["bad_records"]["count"] == 2
+    assert report["records_read"] == report["examples"] + 2 == 4
+    assert os.listdir(out / "errors") == ["bad_records-00000-of-00001.jsonl"]
