@@ -9,10 +9,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from beam_ingest.errors import ConfigError, DataError, IngestError, OutputError  # noqa: E402
-from beam_ingest.ingest import Ingest, IngestConfig  # noqa: E402
-from beam_ingest.schema import Kind, Schema, load_schema  # noqa: E402
-from beam_ingest.splits import DEFAULT_SPLITS, SplitSpec  # noqa: E402
+from beam_ingest.errors import ConfigError, DataError, IngestError, OutputError
+from beam_ingest.ingest import Ingest, IngestConfig
+from beam_ingest.schema import Kind, Schema, load_schema
+from beam_ingest.splits import DEFAULT_SPLITS, SplitSpec
 
 __all__ = [
     "DEFAULT_SPLITS",

@@ -7,10 +7,13 @@ User errors print one clear message, never a Python traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Sequence
 
@@ -130,16 +133,54 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     started = time.time()
     try:
         options = PipelineOptions(beam_args)
-    except Exception as e:  # noqa: BLE001 - Beam's option parser exits or raises
+    except Exception as e:
         raise ConfigError(f"bad Beam pipeline options {beam_args}: {e}") from e
     from beam_ingest import Ingest
 
     pipeline = beam.Pipeline(options=options)
-    _ = pipeline | "Ingest" >> Ingest(config)
-    result = pipeline.run()
-    result.wait_until_finish()
+    ingest = Ingest(config)
+    _ = pipeline | "Ingest" >> ingest
+    progress = _Progress(ingest.stage_dir, started) if sys.stderr.isatty() else None
+    try:
+        result = pipeline.run()
+        result.wait_until_finish()
+    finally:
+        if progress:
+            progress.stop()
     _print_summary(config.output_dir, time.time() - started)
     return 0
+
+
+def progress_line(stage_dir: str | None, seconds: float) -> str:
+    """`  12 s  48.0 MB written`: what a terminal shows while a run works."""
+    written = 0
+    if stage_dir and os.path.isdir(stage_dir):
+        for folder, _, names in os.walk(stage_dir):
+            for name in names:
+                with contextlib.suppress(OSError):  # a part file renamed meanwhile
+                    written += os.path.getsize(os.path.join(folder, name))
+    return f"  {seconds:4.0f} s  {written / 1e6:8.1f} MB written"
+
+
+class _Progress:
+    """Rewrites one stderr line each second while the pipeline runs (local output)."""
+
+    def __init__(self, stage_dir: str | None, started: float) -> None:
+        self._stage_dir = stage_dir
+        self._started = started
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._done.wait(1.0):
+            line = progress_line(self._stage_dir, time.time() - self._started)
+            print(f"\r{line}", end="", file=sys.stderr, flush=True)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 
 def _print_summary(output_dir: str, seconds: float) -> None:
@@ -153,7 +194,7 @@ def _print_summary(output_dir: str, seconds: float) -> None:
         return
     report = json.loads(files.read_bytes(report_path))
     rows = [(name, s["examples"], len(s["files"])) for name, s in report["splits"].items()]
-    width = max(len(r[0]) for r in rows + [("split", 0, 0)])
+    width = max(len(r[0]) for r in [*rows, ("split", 0, 0)])
     print(f"{'split':<{width}}  {'examples':>10}  {'files':>5}")
     for name, count, nfiles in rows:
         print(f"{name:<{width}}  {count:>10,}  {nfiles:>5}")

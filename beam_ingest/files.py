@@ -64,7 +64,7 @@ def list_dir(path: str) -> list[str]:
     pattern = path.rstrip("/") + "/**"
     try:
         return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
-    except Exception:
+    except OSError:  # BeamIOError: a missing folder lists as empty
         return []
 
 

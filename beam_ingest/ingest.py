@@ -86,6 +86,7 @@ class Ingest(beam.PTransform):
     def __init__(self, config: IngestConfig) -> None:
         super().__init__()
         self.config = config
+        self.stage_dir: str | None = None  # known once the pipeline is built
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         config = self.config
@@ -95,7 +96,7 @@ class Ingest(beam.PTransform):
                 "use --overwrite to replace it"
             )
         started = time.time()
-        stage = stage_dir_for(config.output_dir, uuid.uuid4().hex[:12])
+        stage = self.stage_dir = stage_dir_for(config.output_dir, uuid.uuid4().hex[:12])
         sources = {"": config.source} if config.source is not None else dict(config.split_sources)
         examples: dict[str, beam.PCollection] = {}
         bad, counts, schemas, inputs = [], [], [], {}

@@ -151,3 +151,39 @@ def test_max_bad_records_lets_the_run_through(tmp_path, bad_data):
     assert report["bad_records"]["count"] == 2
     assert report["records_read"] == report["examples"] + 2 == 4
     assert os.listdir(out / "errors") == ["bad_records-00000-of-00001.jsonl"]
+
+
+def test_progress_line_counts_staged_bytes(tmp_path):
+    from beam_ingest.cli import progress_line
+
+    (tmp_path / "Split-train").mkdir()
+    (tmp_path / "Split-train" / "part-1").write_bytes(b"x" * 1_500_000)
+    (tmp_path / "part-2").write_bytes(b"x" * 500_000)
+    assert progress_line(str(tmp_path), 12.4) == "    12 s       2.0 MB written"
+    assert progress_line(None, 0) == "     0 s       0.0 MB written"
+
+
+def test_a_terminal_sees_progress(tmp_path, data):
+    """On a terminal (a pty here) a run rewrites a progress line on stderr."""
+    import pty
+
+    leader, follower = pty.openpty()
+    big = tmp_path / "big.csv"
+    big.write_text("id,name\n" + "".join(f"{i},n{i}\n" for i in range(300_000)))
+    proc = subprocess.run(
+        [SCRIPT, "run", "--format", "csv", "--input", str(big), "--output", str(tmp_path / "o")],
+        stdout=subprocess.PIPE, stderr=follower, timeout=300,
+    )  # fmt: skip
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert proc.returncode == 0
+    assert b"MB written" in seen

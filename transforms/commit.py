@@ -16,6 +16,7 @@ bad records stay in the stage folder's `errors/` and the message says where.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -261,10 +262,8 @@ class _PublishFn(beam.DoFn):
 
 
 def _mkdirs(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):  # Beam raises IOError when it exists
         FileSystems.mkdirs(path)
-    except OSError:  # Beam raises IOError when it exists
-        pass
 
 
 def _publish(final: str, output_dir: str, overwrite: bool) -> None:

@@ -163,7 +163,8 @@ class _EncodeFn(beam.DoFn):
 def _check_partition_column(batch: pa.RecordBatch, name: str) -> None:
     if name not in batch.schema.names:
         raise ConfigError(
-            f"--partition-feature: {name!r} is not a feature; features: {sorted(batch.schema.names)}"
+            f"--partition-feature: {name!r} is not a feature; "
+            f"features: {sorted(batch.schema.names)}"
         )
     t = batch.schema.field(name).type
     if pa.types.is_list(t) or pa.types.is_large_list(t):
