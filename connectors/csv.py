@@ -25,9 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from apache_beam.io.filesystems import FileSystems
-from beam_ingest.connectors import _csv_values
 
 from beam_ingest.bad_records import BadRecord
+from beam_ingest.connectors import _csv_values
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Kind, Schema

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from beam_ingest.transforms.encode import encode_batch
 
 from beam_ingest.errors import ConfigError
 from beam_ingest.splits import (
@@ -16,6 +15,7 @@ from beam_ingest.splits import (
     parse_split,
     validate_splits,
 )
+from beam_ingest.transforms.encode import encode_batch
 
 # Example i = {id: [i], name: [b"row<i>"], score: [i * 0.5]}, serialized
 # deterministically by TensorFlow's protobuf (computed once with tf.train).

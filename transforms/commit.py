@@ -27,11 +27,11 @@ from collections.abc import Iterator, Mapping, Sequence
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from beam_ingest.transforms.write import StagedFile
 
 from beam_ingest import files
 from beam_ingest.errors import DataError, OutputError
 from beam_ingest.schema import Schema, merge_schemas
+from beam_ingest.transforms.write import StagedFile
 
 __all__ = ["REPORT_NAME", "CommitOutput", "stage_dir_for"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import apache_beam as beam
-from beam_ingest.transforms.encode import ExampleBatch
 
 from beam_ingest.splits import DEFAULT_SPLITS, SplitAssigner, SplitSpec, validate_splits
+from beam_ingest.transforms.encode import ExampleBatch
 
 __all__ = ["HashSplit"]
 

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
-from beam_ingest.connectors.csv import CsvDialect, ReadCsv
 
 from beam_ingest import IngestConfig
+from beam_ingest.connectors.csv import CsvDialect, ReadCsv
 from beam_ingest.errors import ConfigError
 from beam_ingest.schema import Kind, Schema
 from tests.helpers import bad_records, decode, run_ingest, split_records

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 
 import pyarrow as pa
-from beam_ingest.connectors import _csv_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tfx_bsl.coders import csv_decoder
 
+from beam_ingest.connectors import _csv_values
 from beam_ingest.schema import Kind
 
 _TFX_KIND = {

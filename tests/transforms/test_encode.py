@@ -5,9 +5,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 import tensorflow as tf
-from beam_ingest.transforms.encode import _check_partition_column, encode_batch
 
 from beam_ingest.errors import ConfigError
+from beam_ingest.transforms.encode import _check_partition_column, encode_batch
 from tests.helpers import decode
 
 
