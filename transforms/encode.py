@@ -18,6 +18,7 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from beam_ingest.arrow_values import rebuild_list
 from beam_ingest.errors import ConfigError
 
 __all__ = ["ExampleBatch", "ToTFExample"]
@@ -86,9 +87,7 @@ def to_list_array(column: pa.Array) -> pa.Array:
     if pa.types.is_null(column.type):
         return pa.nulls(len(column), pa.large_list(pa.int64()))
     if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
-        values = _leaf(column.flatten())
-        offsets = pc.fill_null(column.offsets, 0) if column.null_count else column.offsets
-        return pa.LargeListArray.from_arrays(pc.cast(offsets, pa.int64()), values)
+        return rebuild_list(column, _leaf(column.flatten()), keep_nulls=False)
     values = _leaf(column.drop_null())
     present = pc.cast(pc.is_valid(column), pa.int64())
     offsets = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(present)])

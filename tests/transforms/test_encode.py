@@ -77,3 +77,8 @@ def test_partition_keys_are_the_feature_bytes(batch):
 def test_partition_feature_errors(batch, name, message):
     with pytest.raises(ConfigError, match=message):
         _check_partition_column(batch, name)
+
+
+def test_sliced_batches_encode_their_own_rows(batch):
+    whole = encode_batch(batch).examples
+    assert encode_batch(batch.slice(1)).examples == whole[1:]
