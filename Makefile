@@ -44,7 +44,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check beam_ingest transforms connectors tests benchmarks
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/compare_csv.py --rows 300000 --repeats 3
 
 clean:
 	rm -rf $(VENV) demo_output benchmarks/work *.egg-info

@@ -69,6 +69,13 @@ class Schema:
     def from_kinds(cls, kinds: Iterable[tuple[str, Kind]]) -> Schema:
         return cls(tuple(Column(name, Kind(kind)) for name, kind in kinds))
 
+    @classmethod
+    def from_arrow(cls, schema: pa.Schema) -> Schema:
+        """Kinds of columns already under the value contract (see arrow_values):
+        int64 -> INT, floating -> FLOAT, binary -> BYTES, null -> UNKNOWN, and
+        a list takes the kind of its values."""
+        return cls(tuple(Column(f.name, _kind_of_arrow(f.type)) for f in schema))
+
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
@@ -94,6 +101,18 @@ class Schema:
 
     def to_pbtxt(self) -> str:
         return text_format.MessageToString(self.to_proto())
+
+
+def _kind_of_arrow(t: pa.DataType) -> Kind:
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        t = t.value_type
+    if pa.types.is_null(t):
+        return Kind.UNKNOWN
+    if pa.types.is_integer(t) or pa.types.is_boolean(t):
+        return Kind.INT
+    if pa.types.is_floating(t):
+        return Kind.FLOAT
+    return Kind.BYTES
 
 
 def merge_schemas(schemas: Iterable[Schema]) -> Schema:

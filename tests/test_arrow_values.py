@@ -82,3 +82,25 @@ def test_sliced_lists_keep_their_values():
     array = pa.array([[1], [2, 3], None, [4]], pa.list_(pa.int32())).slice(1)
     values, _ = _one(array)
     assert values == [[2, 3], None, [4]]
+
+
+def test_schema_from_arrow_kinds():
+    from beam_ingest.schema import Kind, Schema
+
+    schema = pa.schema(
+        [
+            ("i", pa.int64()),
+            ("f", pa.float64()),
+            ("b", pa.large_binary()),
+            ("n", pa.null()),
+            ("li", pa.large_list(pa.int64())),
+        ]
+    )
+    assert Schema.from_arrow(schema).to_dict() == {
+        "i": "int",
+        "f": "float",
+        "b": "bytes",
+        "n": "unknown",
+        "li": "int",
+    }
+    assert Kind.INT == Schema.from_arrow(schema).kind_of("li")
