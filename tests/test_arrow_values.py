@@ -103,4 +103,4 @@ def test_schema_from_arrow_kinds():
         "n": "unknown",
         "li": "int",
     }
-    assert Kind.INT == Schema.from_arrow(schema).kind_of("li")
+    assert Schema.from_arrow(schema).kind_of("li") == Kind.INT
