@@ -32,9 +32,11 @@ def _matches(column: pa.Array, pattern: str) -> pa.Array:
 
 
 def _normalise_number(column: pa.Array) -> pa.Array:
-    """ASCII number text as Arrow's casts take it: no whitespace, no `_`."""
+    """ASCII number text as Arrow's casts take it: no whitespace, no `_`, no
+    leading `+` (Python's int() takes "+5", Arrow's int64 cast does not)."""
     text = pc.cast(column, pa.large_string())
     text = pc.utf8_trim(text, characters=_WHITESPACE)
+    text = pc.replace_substring_regex(text, r"^\+", "")
     return pc.replace_substring(text, "_", "")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pyarrow as pa
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from tfx_bsl.coders import csv_decoder
 
@@ -52,15 +52,24 @@ def _tfx_kind(values: list[bytes]) -> Kind:
     return _TFX_KIND[max(kinds)] if kinds else Kind.UNKNOWN
 
 
-@settings(max_examples=400, deadline=None)
+EDGE_CASES = [b"+0", b" -0 ", b"+1_0", b"+inf", b"\x0c+7\x0b", b"-", b"+", b"1e", b"_"]
+
+
+# Derandomized so CI runs the same cases every time; the edge cases found by
+# earlier random searches are pinned with @example.
+@settings(max_examples=400, deadline=None, derandomize=True)
 @given(st.lists(cells, min_size=1, max_size=6))
+@example([b"inf", b"9223372036854775808"])
+@example(EDGE_CASES)
 def test_inference_equals_tfx(values):
     column = pa.array([v or None for v in values], pa.binary())
     assert _csv_values.infer_kind(column) == _tfx_kind([v for v in values if v])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.lists(cells, min_size=1, max_size=6))
+@example([b"+0", b" -0 ", b"+1_0"])
+@example([b"+inf", b"+1.5", b"-2e3"])
 def test_conversion_equals_python(values):
     present = [v for v in values if v]
     kind = _tfx_kind(present)
@@ -94,3 +103,8 @@ def test_invalid_utf8_is_a_failure_for_bytes():
     values, failures = _csv_values.convert(column, Kind.BYTES)
     assert values.to_pylist() == [b"ok", None, None]
     assert failures == {1: "invalid UTF-8 at byte 0 of the cell"}
+
+
+def test_each_edge_case_alone():
+    for cell in EDGE_CASES:
+        assert _csv_values.infer_kind(pa.array([cell], pa.binary())) == _tfx_kind([cell]), cell
