@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -38,15 +39,6 @@ class ExampleBatch(NamedTuple):
     keys: list[bytes] | None = None
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _skip_varint(data: bytes, pos: int) -> int:
     while data[pos] & 0x80:
         pos += 1
@@ -62,11 +54,6 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
         if byte < 0x80:
             return result, pos
-
-
-def _map_entry(single: bytes) -> bytes:
-    """A one-feature Example (`0a len Features`) to its Features map entry."""
-    return single[_skip_varint(single, 1) :]
 
 
 def _feature_bytes(entry: bytes) -> bytes:
@@ -108,7 +95,11 @@ def _leaf(values: pa.Array) -> pa.Array:
 
 
 def encode_batch(batch: pa.RecordBatch, partition_feature: str | None = None) -> ExampleBatch:
-    """Serializes every row of `batch` deterministically (see module docstring)."""
+    """Serializes every row of `batch` deterministically (see module docstring).
+
+    The per-column map entries are cut out of the encoder's output and joined
+    row by row with Arrow's binary kernels, not in Python.
+    """
     from tfx_bsl.coders import example_coder  # a C++ extension, loaded on first use
 
     encoder = example_coder.RecordBatchToExamplesEncoder()
@@ -116,16 +107,65 @@ def encode_batch(batch: pa.RecordBatch, partition_feature: str | None = None) ->
     keys = None
     for name in sorted(batch.schema.names):
         single = pa.RecordBatch.from_arrays([to_list_array(batch.column(name))], [name])
-        column_entries = [_map_entry(e) for e in encoder.encode(single)]
+        column_entries = _strip_example_header(pa.array(encoder.encode(single), pa.large_binary()))
         entries.append(column_entries)
         if name == partition_feature:
-            keys = [_feature_bytes(e) for e in column_entries]
-    examples = []
-    join = b"".join
-    for row in zip(*entries, strict=True):
-        body = join(row)
-        examples.append(b"\n" + _varint(len(body)) + body)
-    return ExampleBatch(examples, keys)
+            keys = [_feature_bytes(e) for e in column_entries.to_pylist()]
+    if not entries:
+        return ExampleBatch([b"\n\x00"] * batch.num_rows, keys)
+    body = pc.binary_join_element_wise(*entries, _EMPTY)
+    return ExampleBatch(_with_example_header(body).to_pylist(), keys)
+
+
+_EMPTY = pa.scalar(b"", pa.large_binary())
+
+_EXAMPLE_TAG = pa.scalar(b"\n", pa.large_binary())  # field 1 (features), length-delimited
+
+
+def _varint_sizes(values: np.ndarray) -> np.ndarray:
+    sizes = np.ones(len(values), np.int64)
+    for k in range(1, 10):
+        sizes += values >= (1 << (7 * k))
+    return sizes
+
+
+def _strip_example_header(examples: pa.Array) -> pa.Array:
+    """One-feature Examples (`0a varint(L) entry`) to their map entries."""
+    total = pc.binary_length(examples).to_numpy(zero_copy_only=False).astype(np.int64)
+    # total = 1 + k + L with k the size of varint(L): k is the least size whose
+    # range holds L, so k grows while total - 1 - k does not fit in 7k bits.
+    size = np.ones(len(total), np.int64)
+    for k in range(1, 10):
+        size[total - 1 - k >= (1 << (7 * k))] = k + 1
+    header = 1 + size
+    # pyarrow 25's binary_slice fails ("Negative buffer resize") with its
+    # default `stop`; the longest value's length is a safe explicit stop.
+    end = int(total.max()) if len(total) else 0
+    result = pc.binary_slice(examples, 2, end)
+    for start in np.unique(header[header != 2]):
+        sliced = pc.binary_slice(examples, int(start), end)
+        result = pc.if_else(pa.array(header == start), sliced, result)
+    return result
+
+
+def _with_example_header(body: pa.Array) -> pa.Array:
+    """Prefixes each Features body with the Example's field tag and its length."""
+    lengths = pc.binary_length(body).to_numpy(zero_copy_only=False).astype(np.uint64)
+    sizes = _varint_sizes(lengths)
+    offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    data = np.zeros(offsets[-1], np.uint8)
+    remaining = lengths.copy()
+    for k in range(int(sizes.max()) if len(sizes) else 0):
+        rows = sizes > k
+        byte = (remaining[rows] & np.uint64(0x7F)).astype(np.uint8)
+        byte |= np.where(sizes[rows] > k + 1, 0x80, 0).astype(np.uint8)
+        data[offsets[:-1][rows] + k] = byte
+        remaining[rows] >>= np.uint64(7)
+    varints = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    return pc.binary_join_element_wise(_EXAMPLE_TAG, varints, body, _EMPTY)
 
 
 class ToTFExample(beam.PTransform):

@@ -82,3 +82,23 @@ def test_partition_feature_errors(batch, name, message):
 def test_sliced_batches_encode_their_own_rows(batch):
     whole = encode_batch(batch).examples
     assert encode_batch(batch.slice(1)).examples == whole[1:]
+
+
+def test_length_prefixes_at_varint_boundaries():
+    """Entries and examples whose lengths need 1, 2, 3 and 4 varint bytes."""
+    sizes = [0, 1, 100, 110, 115, 116, 117, 118, 127, 128, 16_370, 16_384, 2_097_140, 3_000_000]
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "blob": pa.array([b"x" * n for n in sizes], pa.large_binary()),
+            "e": pa.array([None] * len(sizes), pa.int64()),
+        }
+    )
+    for n, record in zip(sizes, encode_batch(batch).examples, strict=True):
+        example = tf.train.Example.FromString(record)
+        assert example.SerializeToString(deterministic=True) == record
+        assert len(example.features.feature["blob"].bytes_list.value[0]) == n
+
+
+def test_a_batch_of_one_empty_column():
+    batch = pa.RecordBatch.from_pydict({"e": pa.nulls(2)})
+    assert [decode(r) for r in encode_batch(batch).examples] == [{"e": (None, [])}] * 2
