@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from beam_ingest.errors import ConfigError, IngestError
 
-FORMATS = ("csv",)
+FORMATS = ("csv", "parquet")
 _ERROR_IN_PIPELINE = re.compile(
     r"\b(ConfigError|DataError|OutputError): (.*?)(?: \[while running|$)", re.S
 )
@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     csv_group.add_argument("--quote-char", default='"', help='quote character; "" for none')
     csv_group.add_argument("--escape-char", default=None)
     csv_group.add_argument("--encoding", default="utf-8")
+    run.add_argument(
+        "--columns",
+        metavar="A,B,C",
+        help="Parquet: read only these columns (parent.child for a struct field)",
+    )
     run.add_argument("--verbose", action="store_true", help="show Beam's logs")
 
     inspect = sub.add_parser("inspect", help="show a run's report and a few decoded examples")

@@ -10,18 +10,41 @@ from beam_ingest.schema import load_schema
 from beam_ingest.splits import DEFAULT_SPLITS, parse_split
 
 
-def _source(args: argparse.Namespace, pattern: str, schema):
-    if args.format == "csv":
-        from beam_ingest.connectors.csv import CsvDialect, ReadCsv
+def _csv(args: argparse.Namespace, pattern: str, schema):
+    from beam_ingest.connectors.csv import CsvDialect, ReadCsv
 
-        dialect = CsvDialect(
-            delimiter=args.delimiter,
-            quote_char=args.quote_char or None,
-            escape_char=args.escape_char or None,
-            encoding=args.encoding,
-        )
-        return ReadCsv(pattern, dialect=dialect, schema=schema)
-    raise ConfigError(f"--format: {args.format!r} is not supported")
+    dialect = CsvDialect(
+        delimiter=args.delimiter,
+        quote_char=args.quote_char or None,
+        escape_char=args.escape_char or None,
+        encoding=args.encoding,
+    )
+    return ReadCsv(pattern, dialect=dialect, schema=schema)
+
+
+def _parquet(args: argparse.Namespace, pattern: str, schema):
+    from beam_ingest.connectors.parquet import ReadParquet
+
+    if schema is not None:
+        raise ConfigError("--schema: Parquet files carry their own schema; leave --schema out")
+    columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
+    return ReadParquet(pattern, columns=columns)
+
+
+#: --format NAME -> a function building that format's source from the arguments.
+SOURCES = {"csv": _csv, "parquet": _parquet}
+
+
+def _source(args: argparse.Namespace, pattern: str, schema):
+    if args.columns and args.format != "parquet":
+        raise ConfigError(f"--columns: only --format parquet projects columns; got {args.format!r}")
+    try:
+        make = SOURCES[args.format]
+    except KeyError:
+        raise ConfigError(
+            f"--format: {args.format!r} is not supported; formats: {sorted(SOURCES)}"
+        ) from None
+    return make(args, pattern, schema)
 
 
 def config_from_args(args: argparse.Namespace) -> IngestConfig:

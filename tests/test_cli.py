@@ -187,3 +187,31 @@ def test_a_terminal_sees_progress(tmp_path, data):
     os.close(leader)
     assert proc.returncode == 0
     assert b"MB written" in seen
+
+
+def test_parquet_with_projection(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(
+        pa.table({"a": [1, 0, None], "b": ["x", "", None], "s": [{"c": 1.5}, None, {"c": 0.0}]}),
+        tmp_path / "d.parquet",
+        row_group_size=2,
+    )
+    out = tmp_path / "out"
+    result = run(
+        "run", "--format", "parquet", "--input", str(tmp_path / "*.parquet"),
+        "--output", str(out), "--columns", "a,s.c", "--split", "all=1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert read_report(str(out))["schema"] == {"a": "int", "s.c": "float"}
+    assert len(split_records(str(out), "all")) == 3
+
+
+def test_columns_only_for_parquet(tmp_path, data):
+    result = run(
+        "run", "--format", "csv", "--input", str(data), "--output", str(tmp_path / "o"),
+        "--columns", "id",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--columns: only --format parquet projects columns; got 'csv'" in result.stderr
