@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from beam_ingest.errors import ConfigError, IngestError
 
-FORMATS = ("csv", "parquet")
+FORMATS = ("csv", "parquet", "tfrecord")
 _ERROR_IN_PIPELINE = re.compile(
     r"\b(ConfigError|DataError|OutputError): (.*?)(?: \[while running|$)", re.S
 )
@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--columns",
         metavar="A,B,C",
         help="Parquet: read only these columns (parent.child for a struct field)",
+    )
+    run.add_argument(
+        "--input-compression",
+        default="auto",
+        metavar="auto|gzip|none",
+        help="TFRecord input: auto (gzip by the .gz extension), gzip or none",
     )
     run.add_argument("--verbose", action="store_true", help="show Beam's logs")
 

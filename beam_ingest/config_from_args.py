@@ -31,8 +31,16 @@ def _parquet(args: argparse.Namespace, pattern: str, schema):
     return ReadParquet(pattern, columns=columns)
 
 
+def _tfrecord(args: argparse.Namespace, pattern: str, schema):
+    from beam_ingest.connectors.tfrecord import ReadTFRecord
+
+    if schema is not None:
+        raise ConfigError("--schema: tf.Examples carry their own feature kinds; leave --schema out")
+    return ReadTFRecord(pattern, compression=args.input_compression)
+
+
 #: --format NAME -> a function building that format's source from the arguments.
-SOURCES = {"csv": _csv, "parquet": _parquet}
+SOURCES = {"csv": _csv, "parquet": _parquet, "tfrecord": _tfrecord}
 
 
 def _source(args: argparse.Namespace, pattern: str, schema):

@@ -7,11 +7,15 @@ trivially deterministic. Each row's entries are then joined in sorted key
 order under a new header, which is exactly
 `Example.SerializeToString(deterministic=True)` (what the TFX split hash is
 computed on), at the cost of one bytes join per row.
+
+`ExampleBatch`es (examples that were serialized already, e.g. by
+`ReadTFRecord`) pass through unchanged; with a partition feature, their split
+keys are computed here from the serialized bytes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import apache_beam as beam
@@ -20,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from beam_ingest.arrow_values import rebuild_list
-from beam_ingest.errors import ConfigError
+from beam_ingest.errors import ConfigError, DataError
 
 __all__ = ["ExampleBatch", "ToTFExample"]
 
@@ -105,7 +109,7 @@ def encode_batch(batch: pa.RecordBatch, partition_feature: str | None = None) ->
     encoder = example_coder.RecordBatchToExamplesEncoder()
     entries = []
     keys = None
-    for name in sorted(batch.schema.names):
+    for name in sorted(batch.schema.names, key=protobuf_key_order):
         single = pa.RecordBatch.from_arrays([to_list_array(batch.column(name))], [name])
         column_entries = _strip_example_header(pa.array(encoder.encode(single), pa.large_binary()))
         entries.append(column_entries)
@@ -115,6 +119,16 @@ def encode_batch(batch: pa.RecordBatch, partition_feature: str | None = None) ->
         return ExampleBatch([b"\n\x00"] * batch.num_rows, keys)
     body = pc.binary_join_element_wise(*entries, _EMPTY)
     return ExampleBatch(_with_example_header(body).to_pylist(), keys)
+
+
+def protobuf_key_order(name: str) -> tuple[int, ...]:
+    """The order of map keys in Python protobuf's deterministic serialization.
+
+    Bytes compare as unsigned, but a key sorts *after* every key it is a
+    prefix of (upb: "aa", "ab", "a", "b", ""), unlike `sorted()`. The TFX split
+    hash is computed on these bytes, so this order is part of the contract.
+    """
+    return (*name.encode("utf-8"), 256)
 
 
 _EMPTY = pa.scalar(b"", pa.large_binary())
@@ -168,8 +182,62 @@ def _with_example_header(body: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(_EXAMPLE_TAG, varints, body, _EMPTY)
 
 
+def partition_keys(examples: Sequence[bytes], name: str) -> list[bytes]:
+    """Each example's split key under a partition feature, as TFX computes it.
+
+    The key is the feature's `Feature.SerializeToString(deterministic=True)`.
+    `examples` are deterministic serializations (the `ExampleBatch` contract):
+    `0a len {0a len {0a klen key 12 flen Feature}}...`, every map entry holding
+    its key and its value, so the key is a slice of the example.
+
+    Raises:
+        DataError: an example lacks the feature, or the feature has no kind or
+            is a float_list (TFX's `_GeneratePartitionKey` refuses the same).
+    """
+    target = name.encode("utf-8")
+    keys = []
+    for index, example in enumerate(examples):
+        feature = _find_feature(example, target)
+        if feature is None:
+            raise DataError(
+                f"--partition-feature: {name!r} is missing from an example (number {index} "
+                "of its batch); TFX partitions only on a feature every example has"
+            )
+        if not feature:
+            raise DataError(
+                f"--partition-feature: {name!r} is an empty Feature() in an example "
+                f"(number {index} of its batch): it has no value to partition on"
+            )
+        if feature[0] == 0x12:  # float_list
+            raise DataError(
+                f"--partition-feature: {name!r} is a float feature; TFX partitions only on "
+                "int or bytes features"
+            )
+        keys.append(feature)
+    return keys
+
+
+def _find_feature(example: bytes, name: bytes) -> bytes | None:
+    """The named Feature's bytes in a deterministically serialized Example, or None."""
+    if not example:
+        return None
+    pos = _skip_varint(example, 1)  # the features field: tag, length
+    while pos < len(example):
+        entry_length, pos = _read_varint(example, pos + 1)  # entry tag, length
+        end = pos + entry_length
+        key_length, key = _read_varint(example, pos + 1)  # key tag, length
+        if example[key : key + key_length] == name:
+            return example[_skip_varint(example, key + key_length + 1) : end]
+        pos = end
+    return None
+
+
 class ToTFExample(beam.PTransform):
     """RecordBatches to `ExampleBatch`es of deterministic tf.Example bytes.
+
+    `ExampleBatch`es in the input (from connectors that read serialized
+    examples, such as `ReadTFRecord`) pass through unchanged, with split keys
+    added when a partition feature is set.
 
     Args:
         partition_feature: when set, each example's split key is this feature
@@ -190,7 +258,15 @@ class _EncodeFn(beam.DoFn):
         self._partition_feature = partition_feature
         self._examples = beam.metrics.Metrics.counter(_NAMESPACE, "examples_encoded")
 
-    def process(self, batch: pa.RecordBatch) -> Iterator[ExampleBatch]:
+    def process(self, batch: pa.RecordBatch | ExampleBatch) -> Iterator[ExampleBatch]:
+        if isinstance(batch, ExampleBatch):
+            if batch.examples:
+                self._examples.inc(len(batch.examples))
+                if self._partition_feature is not None:
+                    keys = partition_keys(batch.examples, self._partition_feature)
+                    batch = ExampleBatch(batch.examples, keys)
+                yield batch
+            return
         if not batch.num_rows:
             return
         if self._partition_feature is not None:

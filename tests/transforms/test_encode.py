@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import apache_beam as beam
 import pyarrow as pa
 import pytest
 import tensorflow as tf
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
+from apache_beam.testing.util import assert_that, equal_to
 
 from beam_ingest.errors import ConfigError
-from beam_ingest.transforms.encode import _check_partition_column, encode_batch
+from beam_ingest.transforms.encode import (
+    ExampleBatch,
+    ToTFExample,
+    _check_partition_column,
+    encode_batch,
+)
 from tests.helpers import decode
 
 
@@ -102,3 +110,20 @@ def test_length_prefixes_at_varint_boundaries():
 def test_a_batch_of_one_empty_column():
     batch = pa.RecordBatch.from_pydict({"e": pa.nulls(2)})
     assert [decode(r) for r in encode_batch(batch).examples] == [{"e": (None, [])}] * 2
+
+
+def test_key_order_is_protobufs_where_a_name_prefixes_another():
+    """Python protobuf puts "aa" before "a" and "" last; `sorted()` would not."""
+    batch = pa.RecordBatch.from_pydict(
+        {name: [i] for i, name in enumerate(["a", "aa", "ab", "", "b", "é", "e"])}
+    )
+    record = encode_batch(batch).examples[0]
+    assert tf.train.Example.FromString(record).SerializeToString(deterministic=True) == record
+
+
+def test_example_batches_pass_through_with_partition_keys():
+    batch = pa.RecordBatch.from_pydict({"k": [b"x", b"y"], "v": [1, 2]})
+    encoded = encode_batch(batch, partition_feature="k")
+    with BeamTestPipeline() as p:
+        out = p | beam.Create([ExampleBatch(encoded.examples)]) | ToTFExample(partition_feature="k")
+        assert_that(out, equal_to([encoded]))
