@@ -13,6 +13,7 @@ CORE = [
     "tensorflow-metadata>=1.21,<1.22",
     "pyarrow>=18",
     "fastavro>=1.9,<2",
+    "cramjam>=2.6",  # fastavro's snappy codec (Spark writes snappy Avro by default)
     "pillow>=10",
     "google-crc32c>=1.5",
     "numpy>=1.26",

@@ -115,9 +115,14 @@ def _convert(name: str, column: pa.Array, failures: dict[int, str]) -> pa.Array:
     if _is_list(t):
         if pa.types.is_fixed_size_list(t):
             column = pc.cast(column, pa.large_list(t.value_type))
-        # Scalar failures inside lists (uint64 overflow) are reported per row.
+        # Failures inside lists (uint64 overflow, a null item: a tf.Example
+        # list cannot hold one) are reported for the row holding the list.
+        flat = column.flatten()
         inner: dict[int, str] = {}
-        values = _scalar(name, column.flatten(), inner)
+        values = _scalar(name, flat, inner)
+        if flat.null_count:
+            for i in pc.indices_nonzero(flat.is_null()).to_pylist():
+                inner.setdefault(i, f"column {name!r}: a list holds a null item")
         if inner:
             parents = pc.list_parent_indices(column).to_pylist()
             for value_index, reason in inner.items():
@@ -167,8 +172,21 @@ def _scalar(name: str, column: pa.Array, failures: dict[int, str]) -> pa.Array:
     if pa.types.is_date64(t):
         return pc.divide(pc.cast(column, pa.int64()), 86_400_000)
     if pa.types.is_timestamp(t):
-        micros = pc.cast(column, pa.timestamp("us", tz=t.tz), safe=False)
-        return pc.cast(micros, pa.int64())
+        if t.unit == "ns":  # to microseconds: truncation toward zero, no overflow possible
+            return pc.cast(pc.divide(pc.cast(column, pa.int64()), 1000), pa.int64())
+        # Seconds and milliseconds beyond the int64 microsecond range are bad rows.
+        factor = {"s": 1_000_000, "ms": 1_000, "us": 1}[t.unit]
+        raw = pc.cast(column, pa.int64())
+        limit = _INT64_MAX // factor
+        out_of_range = pc.fill_null(pc.greater(pc.abs(raw), limit), False)
+        for i in pc.indices_nonzero(out_of_range).to_pylist():
+            failures.setdefault(
+                i,
+                f"column {name!r}: timestamp {raw[i].as_py()} {t.unit} is beyond "
+                "the int64 microsecond range",
+            )
+        raw = pc.if_else(out_of_range, pa.scalar(None, pa.int64()), raw)
+        return pc.multiply(raw, factor)
     if pa.types.is_time(t):
         micros = pc.cast(column, pa.time64("us"), safe=False)
         return pc.cast(micros, pa.int64())

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from beam_ingest.errors import ConfigError, IngestError
 
-FORMATS = ("csv", "parquet", "tfrecord")
+FORMATS = ("csv", "jsonl", "parquet", "avro", "tfrecord")
 _ERROR_IN_PIPELINE = re.compile(
     r"\b(ConfigError|DataError|OutputError): (.*?)(?: \[while running|$)", re.S
 )

@@ -39,8 +39,28 @@ def _tfrecord(args: argparse.Namespace, pattern: str, schema):
     return ReadTFRecord(pattern, compression=args.input_compression)
 
 
+def _avro(args: argparse.Namespace, pattern: str, schema):
+    from beam_ingest.connectors.avro import ReadAvro
+
+    if schema is not None:
+        raise ConfigError("--schema: Avro files carry their own schema; leave --schema out")
+    return ReadAvro(pattern)
+
+
+def _jsonl(args: argparse.Namespace, pattern: str, schema):
+    from beam_ingest.connectors.jsonl import ReadJsonl
+
+    return ReadJsonl(pattern, schema=schema)
+
+
 #: --format NAME -> a function building that format's source from the arguments.
-SOURCES = {"csv": _csv, "parquet": _parquet, "tfrecord": _tfrecord}
+SOURCES = {
+    "avro": _avro,
+    "csv": _csv,
+    "jsonl": _jsonl,
+    "parquet": _parquet,
+    "tfrecord": _tfrecord,
+}
 
 
 def _source(args: argparse.Namespace, pattern: str, schema):

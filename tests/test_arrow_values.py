@@ -104,3 +104,20 @@ def test_schema_from_arrow_kinds():
         "li": "int",
     }
     assert Schema.from_arrow(schema).kind_of("li") == Kind.INT
+
+
+def test_a_null_inside_a_list_is_a_bad_row():
+    _, failures = _one(pa.array([[1, None], [2], None], pa.list_(pa.int64())))
+    assert failures == {0: "column 'c': a list holds a null item"}
+
+
+def test_timestamps_beyond_int64_microseconds_are_bad_rows():
+    values, failures = _one(pa.array([1, 2**62, None], pa.timestamp("s")))
+    assert values == [1_000_000, None, None]
+    assert list(failures) == [1]
+    assert "beyond the int64 microsecond range" in failures[1]
+
+
+def test_nanoseconds_truncate_to_microseconds():
+    values, _ = _one(pa.array([1_999, -1_999, 2**63 - 1], pa.timestamp("ns")))
+    assert values == [1, -1, (2**63 - 1) // 1000]

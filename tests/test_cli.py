@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -232,3 +233,44 @@ def test_tfrecord_input_is_resplit(tmp_path):
     assert result.returncode == 0, result.stderr
     report = read_report(str(out))
     assert report["records_read"] == report["examples"] == 15_000
+
+
+def test_jsonl_and_avro_give_the_csv_examples(tmp_path):
+    """One small table as CSV, JSONL and Avro: the same examples in each split."""
+    import fastavro
+
+    rows = [{"id": i, "name": f"n{i}", "score": i / 2} for i in range(40)]
+    (tmp_path / "d.csv").write_text(
+        "id,name,score\n" + "".join(f"{r['id']},{r['name']},{r['score']:.1f}\n" for r in rows)
+    )
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    schema = {
+        "type": "record",
+        "name": "Row",
+        "fields": [
+            {"name": "id", "type": "long"},
+            {"name": "name", "type": "string"},
+            {"name": "score", "type": "double"},
+        ],
+    }
+    with open(tmp_path / "d.avro", "wb") as f:
+        fastavro.writer(f, schema, rows)
+    examples = {}
+    for fmt, name in [("csv", "d.csv"), ("jsonl", "d.jsonl"), ("avro", "d.avro")]:
+        out = tmp_path / f"out-{fmt}"
+        result = run(
+            "run", "--format", fmt, "--input", str(tmp_path / name), "--output", str(out)
+        )  # fmt: skip
+        assert result.returncode == 0, (fmt, result.stderr)
+        examples[fmt] = {s: sorted(split_records(str(out), s)) for s in ("train", "eval")}
+    assert examples["csv"] == examples["jsonl"] == examples["avro"]
+    assert len(examples["csv"]["train"]) + len(examples["csv"]["eval"]) == 40
+
+
+def test_jsonl_mixed_kinds_is_a_configuration_error(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"v": 1}\n{"v": "x"}\n')
+    result = run("run", "--format", "jsonl", "--input", str(path), "--output", str(tmp_path / "o"))
+    assert result.returncode == 2, result.stderr
+    assert "field 'v' is a number at" in result.stderr
+    assert "Traceback" not in result.stderr
