@@ -33,6 +33,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_ingest.arrow_values import to_example_columns, unsupported_columns
 from beam_ingest.bad_records import BadRecord
+from beam_ingest.connectors._outputs import source_outputs
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Schema
@@ -124,12 +125,9 @@ class ReadAvro(beam.PTransform):
                 "bad_records", "counts", main="records"
             )
         )
-        return {
-            "records": read.records,
-            "bad_records": read.bad_records,
-            "counts": read.counts,
-            "schema": pbegin | "Schema" >> beam.Create([Schema.from_arrow(converted)]),
-        }
+        return source_outputs(
+            read, pbegin | "Schema" >> beam.Create([Schema.from_arrow(converted)])
+        )
 
     def display_data(self) -> dict:
         return {"file_pattern": self.file_pattern, "bundle_size": self.desired_bundle_size}

@@ -28,6 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors import _csv_values
+from beam_ingest.connectors._outputs import source_outputs
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Kind, Schema
@@ -134,12 +135,7 @@ class ReadCsv(beam.PTransform):
         read = files | "ReadRows" >> beam.ParDo(
             _ReadCsvFileFn(header, self.dialect), beam.pvalue.AsSingleton(schema)
         ).with_outputs("bad_records", "counts", main="records")
-        return {
-            "records": read.records,
-            "bad_records": read.bad_records,
-            "counts": read.counts,
-            "schema": schema,
-        }
+        return source_outputs(read, schema)
 
     def display_data(self) -> dict:
         return {"file_pattern": self.file_pattern, "delimiter": self.dialect.delimiter}

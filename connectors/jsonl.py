@@ -55,6 +55,7 @@ from apache_beam.io.filesystems import FileSystems
 from beam_ingest.arrow_values import to_example_columns
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors import _jsonl_types as types
+from beam_ingest.connectors._outputs import source_outputs
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Kind, Schema
@@ -130,12 +131,7 @@ class ReadJsonl(beam.PTransform):
         read = files | "ReadLines" >> beam.ParDo(
             _ReadJsonlFileFn(), beam.pvalue.AsSingleton(layout)
         ).with_outputs("bad_records", "counts", main="records")
-        return {
-            "records": read.records,
-            "bad_records": read.bad_records,
-            "counts": read.counts,
-            "schema": schema,
-        }
+        return source_outputs(read, schema)
 
     def display_data(self) -> dict:
         given = f"given, {len(self.schema.columns)} features" if self.schema else "inferred"

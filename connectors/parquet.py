@@ -29,6 +29,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_ingest.arrow_values import to_example_columns, unsupported_columns
 from beam_ingest.bad_records import BadRecord
+from beam_ingest.connectors._outputs import source_outputs
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Schema
@@ -118,12 +119,7 @@ class ReadParquet(beam.PTransform):
                 "bad_records", "counts", main="records"
             )
         )
-        return {
-            "records": read.records,
-            "bad_records": read.bad_records,
-            "counts": read.counts,
-            "schema": pbegin | "Schema" >> beam.Create([schema]),
-        }
+        return source_outputs(read, pbegin | "Schema" >> beam.Create([schema]))
 
     def display_data(self) -> dict:
         return {"file_pattern": self.file_pattern, "columns": ",".join(self.columns or ["*"])}

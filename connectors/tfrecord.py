@@ -90,6 +90,7 @@ from apache_beam.io.filesystems import FileSystems
 from google.protobuf import descriptor_pb2, descriptor_pool, message, message_factory
 
 from beam_ingest.bad_records import BadRecord
+from beam_ingest.connectors._outputs import source_outputs
 from beam_ingest.errors import ConfigError, DataError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Kind, Schema
@@ -156,12 +157,7 @@ class ReadTFRecord(beam.PTransform):
             )
         )
         schema = read.kinds | "MergeKinds" >> beam.CombineGlobally(_MergeKinds())
-        return {
-            "records": read.records,
-            "bad_records": read.bad_records,
-            "counts": read.counts,
-            "schema": schema,
-        }
+        return source_outputs(read, schema)
 
     def display_data(self) -> dict:
         return {"file_pattern": self.file_pattern, "compression": self.compression}
