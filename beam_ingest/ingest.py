@@ -100,6 +100,8 @@ class Ingest(beam.PTransform):
         sources = {"": config.source} if config.source is not None else dict(config.split_sources)
         examples: dict[str, beam.PCollection] = {}
         bad, counts, schemas, inputs = [], [], [], {}
+        extra_files: dict[str, bytes] = {}
+        extra_report: dict = {}
         for name, source in sources.items():
             tag = f"[{name}]" if name else ""
             read = pbegin | f"Read{tag}" >> source
@@ -116,6 +118,13 @@ class Ingest(beam.PTransform):
             inputs[name or "all"] = [
                 {"path": f.path, "size": f.size} for f in getattr(source, "files", [])
             ]
+            # A source may add files to the output (labels.txt) and report
+            # fields (skipped files); known once it has expanded.
+            if hasattr(source, "extra_outputs"):
+                files_, report_ = source.extra_outputs()
+                extra_files.update(files_)
+                for key, value in report_.items():
+                    extra_report.setdefault(key, {})[name or "all"] = value
         staged = examples | "WriteSplits" >> WriteSplits(
             stage, num_shards=config.num_shards, compression=config.compression
         )
@@ -137,6 +146,7 @@ class Ingest(beam.PTransform):
             "compression": config.compression,
             "output_dir": config.output_dir,
             "started_at": started,
+            **extra_report,
         }
         return {
             "staged": staged,
@@ -152,4 +162,5 @@ class Ingest(beam.PTransform):
             max_bad_records=config.max_bad_records,
             overwrite=config.overwrite,
             report=report,
+            extra_files=extra_files,
         )

@@ -77,6 +77,7 @@ class CommitOutput(beam.PTransform):
         max_bad_records: int,
         overwrite: bool,
         report: Mapping,
+        extra_files: Mapping[str, bytes] | None = None,
     ) -> None:
         super().__init__()
         self.output_dir = output_dir
@@ -87,6 +88,7 @@ class CommitOutput(beam.PTransform):
         self.max_bad_records = max_bad_records
         self.overwrite = overwrite
         self.report = dict(report)
+        self.extra_files = dict(extra_files or {})
 
     def expand(self, inputs: Mapping[str, beam.PCollection]) -> beam.PCollection:
         staged = inputs["staged"]
@@ -181,6 +183,8 @@ class _PublishFn(beam.DoFn):
         errors = self._lay_out_errors(bad, final)
         schema = merge_schemas(schemas) if schemas else Schema(())
         files.write_bytes(FileSystems.join(final, "schema.pbtxt"), schema.to_pbtxt().encode())
+        for name, data in spec.extra_files.items():
+            files.write_bytes(FileSystems.join(final, name), data)
         report = dict(spec.report)
         finished = time.time()
         seconds = finished - report.get("started_at", finished)

@@ -102,3 +102,17 @@ def test_publish_swaps_in_the_whole_folder(tmp_path):
 def test_stage_folder_is_a_hidden_sibling():
     assert stage_dir_for("/data/out/", "abc") == "/data/.out.beam-ingest-abc"
     assert stage_dir_for("gs://b/x/out", "abc") == "gs://b/x/.out.beam-ingest-abc"
+
+
+def test_a_source_can_add_output_files_and_report_fields(tmp_path):
+    class WithExtras(ReadCsv):
+        def extra_outputs(self):
+            return {"labels.txt": b"cat\ndog\n"}, {"skipped_files": 2}
+
+    (tmp_path / "d.csv").write_text("id\n1\n")
+    out = tmp_path / "out"
+    report = run_ingest(
+        IngestConfig(source=WithExtras(str(tmp_path / "d.csv")), output_dir=str(out))
+    )
+    assert (out / "labels.txt").read_bytes() == b"cat\ndog\n"
+    assert report["skipped_files"] == {"all": 2}
