@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from beam_ingest.errors import ConfigError, IngestError
 
-FORMATS = ("csv", "jsonl", "parquet", "avro", "tfrecord")
+FORMATS = ("csv", "jsonl", "parquet", "avro", "tfrecord", "images")
 _ERROR_IN_PIPELINE = re.compile(
     r"\b(ConfigError|DataError|OutputError): (.*?)(?: \[while running|$)", re.S
 )
@@ -85,12 +85,34 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="auto|gzip|none",
         help="TFRecord input: auto (gzip by the .gz extension), gzip or none",
     )
+    _add_span_arguments(run)
+    images = run.add_argument_group("images")
+    images.add_argument("--image-root", help="folder image/filename is relative to")
+    images.add_argument("--label-pattern", help="regex with one group on the relative path")
+    images.add_argument("--labels", metavar="FILE", help="manifest CSV/JSONL: path, label")
+    images.add_argument("--no-labels", action="store_true", help="write no label features")
+    images.add_argument("--classes", metavar="FILE", help="fixed label vocabulary, one a line")
+    images.add_argument("--verify-images", action="store_true", help="decode fully (slower)")
     run.add_argument("--verbose", action="store_true", help="show Beam's logs")
+
+    spans = sub.add_parser("spans", help="show which spans, versions and files a run would ingest")
+    spans_source = spans.add_mutually_exclusive_group(required=True)
+    spans_source.add_argument("--input", help="pattern with {SPAN}, {VERSION}, {YYYY}...")
+    spans_source.add_argument("--input-split", action="append", metavar="NAME=PATTERN")
+    _add_span_arguments(spans)
 
     inspect = sub.add_parser("inspect", help="show a run's report and a few decoded examples")
     inspect.add_argument("output", help="an output folder written by `beam-ingest run`")
     inspect.add_argument("--examples", type=int, default=3, help="examples per split to show")
     return parser
+
+
+def _add_span_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("spans and versions")
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument("--span", type=int, help="ingest this span (default: the latest)")
+    choice.add_argument("--span-range", metavar="A:B", help="ingest spans A to B")
+    choice.add_argument("--last-spans", type=int, metavar="K", help="ingest the K latest spans")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv, beam_args = argv[:cut], argv[cut + 1 :]
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
+    if args.command == "spans":
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return _guard(lambda: _spans(args))
     if args.command == "inspect":
         if unknown:
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
@@ -216,6 +242,15 @@ def _print_summary(output_dir: str, seconds: float) -> None:
         f"{report['records_read']:,} records read in {seconds:.1f} s ({rate:,.0f} records/s); "
         f"output: {output_dir}"
     )
+
+
+def _spans(args: argparse.Namespace) -> int:
+    from beam_ingest.config_from_args import input_splits, span_selection
+    from beam_ingest.spans import describe, resolve
+
+    patterns = input_splits(args.input_split) if args.input_split else {"all": args.input}
+    print(describe(resolve(patterns, **span_selection(args))))
+    return 0
 
 
 def _inspect(args: argparse.Namespace) -> int:

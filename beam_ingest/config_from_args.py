@@ -53,10 +53,33 @@ def _jsonl(args: argparse.Namespace, pattern: str, schema):
     return ReadJsonl(pattern, schema=schema)
 
 
+def _images(args: argparse.Namespace, pattern: str, schema):
+    from beam_ingest.connectors.images import ReadImages
+
+    if schema is not None:
+        raise ConfigError("--schema: image examples have fixed features; leave --schema out")
+    classes = None
+    if args.classes:
+        from beam_ingest import files
+
+        text = files.read_bytes(args.classes).decode("utf-8")
+        classes = [line for line in text.splitlines() if line]
+    return ReadImages(
+        pattern,
+        root=args.image_root,
+        labels="none" if args.no_labels else None,
+        label_pattern=args.label_pattern,
+        manifest=args.labels,
+        classes=classes,
+        verify=args.verify_images,
+    )
+
+
 #: --format NAME -> a function building that format's source from the arguments.
 SOURCES = {
     "avro": _avro,
     "csv": _csv,
+    "images": _images,
     "jsonl": _jsonl,
     "parquet": _parquet,
     "tfrecord": _tfrecord,
@@ -75,6 +98,47 @@ def _source(args: argparse.Namespace, pattern: str, schema):
     return make(args, pattern, schema)
 
 
+def _spanned(args: argparse.Namespace, patterns: dict[str, str]):
+    """Resolves span/version specs; returns (patterns per split, report fields)."""
+    wants = args.span is not None or args.span_range or args.last_spans is not None
+    if not wants and not any("{" in p for p in patterns.values()):
+        return {name: [p] for name, p in patterns.items()}, {}
+    from beam_ingest.spans import resolve
+
+    resolution = resolve(patterns, **span_selection(args))
+    fields = {
+        "span": resolution.span,
+        "spans": list(resolution.spans),
+        "version": resolution.version,
+        "input_fingerprint": resolution.fingerprint,
+    }
+    return {split.name: list(split.patterns) for split in resolution.splits}, fields
+
+
+def span_selection(args: argparse.Namespace) -> dict:
+    """--span / --span-range / --last-spans as keyword arguments of `spans.resolve`."""
+    if args.span_range:
+        start, sep, end = args.span_range.partition(":")
+        if not sep or not start.strip().isdigit() or not end.strip().isdigit():
+            raise ConfigError(
+                f"--span-range: expected A:B with span numbers; got {args.span_range!r}"
+            )
+        return {"span_range": (int(start), int(end))}
+    if args.span is not None:
+        return {"span": args.span}
+    if args.last_spans is not None:
+        return {"last_spans": args.last_spans}
+    return {}
+
+
+def _sources(args: argparse.Namespace, patterns: list[str], schema):
+    if len(patterns) == 1:
+        return _source(args, patterns[0], schema)
+    from beam_ingest.connectors._outputs import FlattenSources
+
+    return FlattenSources([_source(args, p, schema) for p in patterns])
+
+
 def config_from_args(args: argparse.Namespace) -> IngestConfig:
     """Builds the run's config from parsed `beam-ingest run` arguments.
 
@@ -85,18 +149,13 @@ def config_from_args(args: argparse.Namespace) -> IngestConfig:
     splits = tuple(parse_split(s) for s in args.split) if args.split else DEFAULT_SPLITS
     source, split_sources = None, None
     if args.input_split:
-        split_sources = {}
-        for item in args.input_split:
-            name, sep, pattern = item.partition("=")
-            if not sep or not name or not pattern:
-                raise ConfigError(f"--input-split: expected NAME=PATTERN; got {item!r}")
-            if name in split_sources:
-                raise ConfigError(f"--input-split: split {name!r} is given twice")
-            split_sources[name] = _source(args, pattern, schema)
         if args.split:
             raise ConfigError("--split: has no effect with --input-split (inputs already split)")
+        resolved, fields = _spanned(args, input_splits(args.input_split))
+        split_sources = {name: _sources(args, p, schema) for name, p in resolved.items()}
     else:
-        source = _source(args, args.input, schema)
+        resolved, fields = _spanned(args, {"all": args.input})
+        source = _sources(args, resolved["all"], schema)
     return IngestConfig(
         output_dir=args.output,
         source=source,
@@ -107,4 +166,22 @@ def config_from_args(args: argparse.Namespace) -> IngestConfig:
         num_shards=args.num_shards,
         compression=args.compression,
         overwrite=args.overwrite,
+        report_fields=fields,
     )
+
+
+def input_splits(items: list[str]) -> dict[str, str]:
+    """`--input-split NAME=PATTERN ...` as {name: pattern}.
+
+    Raises:
+        ConfigError: an item is not NAME=PATTERN, or a name is given twice.
+    """
+    splits: dict[str, str] = {}
+    for item in items:
+        name, sep, pattern = item.partition("=")
+        if not sep or not name or not pattern:
+            raise ConfigError(f"--input-split: expected NAME=PATTERN; got {item!r}")
+        if name in splits:
+            raise ConfigError(f"--input-split: split {name!r} is given twice")
+        splits[name] = pattern
+    return splits

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import apache_beam as beam
 
 from beam_ingest import __version__
+from beam_ingest.connectors._outputs import merge_extra_outputs
 from beam_ingest.errors import ConfigError
 from beam_ingest.splits import DEFAULT_SPLITS, SplitSpec, validate_splits
 from beam_ingest.transforms.commit import CommitOutput, output_is_occupied, stage_dir_for
@@ -36,6 +37,7 @@ class IngestConfig:
     num_shards: int = 0
     compression: str = "gzip"
     overwrite: bool = False
+    report_fields: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if (self.source is None) == (self.split_sources is None):
@@ -100,7 +102,6 @@ class Ingest(beam.PTransform):
         sources = {"": config.source} if config.source is not None else dict(config.split_sources)
         examples: dict[str, beam.PCollection] = {}
         bad, counts, schemas, inputs = [], [], [], {}
-        extra_files: dict[str, bytes] = {}
         extra_report: dict = {}
         for name, source in sources.items():
             tag = f"[{name}]" if name else ""
@@ -118,13 +119,13 @@ class Ingest(beam.PTransform):
             inputs[name or "all"] = [
                 {"path": f.path, "size": f.size} for f in getattr(source, "files", [])
             ]
-            # A source may add files to the output (labels.txt) and report
-            # fields (skipped files); known once it has expanded.
+            # A source may add report fields (skipped files), known once it
+            # has expanded.
             if hasattr(source, "extra_outputs"):
-                files_, report_ = source.extra_outputs()
-                extra_files.update(files_)
-                for key, value in report_.items():
+                for key, value in source.extra_outputs()[1].items():
                     extra_report.setdefault(key, {})[name or "all"] = value
+        # ... and output files (labels.txt), which must agree across sources.
+        extra_files, _ = merge_extra_outputs(sources.values())
         staged = examples | "WriteSplits" >> WriteSplits(
             stage, num_shards=config.num_shards, compression=config.compression
         )
@@ -147,6 +148,7 @@ class Ingest(beam.PTransform):
             "output_dir": config.output_dir,
             "started_at": started,
             **extra_report,
+            **config.report_fields,
         }
         return {
             "staged": staged,

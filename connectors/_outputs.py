@@ -28,3 +28,56 @@ def source_outputs(read: beam.pvalue.DoOutputsTuple, schema: beam.PCollection) -
         "counts": read.counts,
         "schema": schema,
     }
+
+
+class FlattenSources(beam.PTransform):
+    """Several sources read as one (e.g. one per selected span): each output
+    is the flattened union, `files` the union of their files.
+
+    Raises:
+        ConfigError: two sources add the same output file with different
+            contents (e.g. image label vocabularies that differ: pin them).
+    """
+
+    def __init__(self, sources: list[beam.PTransform]) -> None:
+        super().__init__()
+        self.sources = list(sources)
+        self.files: list = []
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> dict:
+        outputs = [pbegin | f"Read{i}" >> source for i, source in enumerate(self.sources)]
+        self.files = sorted({f for source in self.sources for f in getattr(source, "files", [])})
+        return {
+            key: [o[key] for o in outputs]
+            | f"Flatten{key.title().replace('_', '')}" >> beam.Flatten()
+            for key in ("records", "bad_records", "counts", "schema")
+        }
+
+    def extra_outputs(self) -> tuple[dict[str, bytes], dict]:
+        return merge_extra_outputs(self.sources)
+
+
+def merge_extra_outputs(sources) -> tuple[dict[str, bytes], dict]:
+    """Extra output files and report fields of several sources, merged.
+
+    Raises:
+        ConfigError: the same file with different contents from two sources.
+    """
+    from beam_ingest.errors import ConfigError
+
+    files: dict[str, bytes] = {}
+    report: dict = {}
+    for source in sources:
+        if not hasattr(source, "extra_outputs"):
+            continue
+        more_files, more_report = source.extra_outputs()
+        for name, data in more_files.items():
+            if name in files and files[name] != data:
+                raise ConfigError(
+                    f"the inputs give two different {name!r} (e.g. label vocabularies that "
+                    "differ between splits or spans); pin it, e.g. with --classes"
+                )
+            files[name] = data
+        for key, value in more_report.items():
+            report.setdefault(key, value)
+    return files, report

@@ -274,3 +274,60 @@ def test_jsonl_mixed_kinds_is_a_configuration_error(tmp_path):
     assert result.returncode == 2, result.stderr
     assert "field 'v' is a number at" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _span_tree(root, spans):
+    for span, version in spans:
+        folder = root / f"span-{span}" / f"v{version}"
+        folder.mkdir(parents=True)
+        (folder / "d.csv").write_text("id,span\n" + "".join(f"{i},{span}\n" for i in range(5)))
+    return str(root / "span-{SPAN}" / "v{VERSION}" / "*.csv")
+
+
+def test_a_new_span_is_picked_up_by_the_next_run(tmp_path):
+    pattern = _span_tree(tmp_path / "in", [(1, 1), (1, 2)])
+    out = tmp_path / "out"
+    args = ["run", "--format", "csv", "--input", pattern, "--output", str(out), "--overwrite"]
+    assert run(*args).returncode == 0
+    report = read_report(str(out))
+    assert (report["span"], report["version"], report["records_read"]) == (1, 2, 5)
+    _span_tree(tmp_path / "in", [(2, 1)])  # new data lands
+    assert run(*args).returncode == 0
+    report = read_report(str(out))
+    assert (report["span"], report["version"]) == (2, 1)
+    assert report["input_fingerprint"].startswith("split:all,num_files:1")
+
+
+def test_span_selection_and_spans_command(tmp_path):
+    pattern = _span_tree(tmp_path / "in", [(1, 1), (2, 1), (3, 1)])
+    result = run("spans", "--input", pattern, "--span-range", "1:2")
+    assert result.returncode == 0, result.stderr
+    assert "span-1/v1/d.csv" in result.stdout and "span-2/v1/d.csv" in result.stdout
+    assert "span-3" not in result.stdout.split("read")[-1]
+    out = tmp_path / "out"
+    result = run("run", "--format", "csv", "--input", pattern, "--output", str(out), "--span", "3")
+    assert result.returncode == 0, result.stderr
+    assert read_report(str(out))["spans"] == [3]
+    bad = run("spans", "--input", str(tmp_path / "in" / "span-{SPAN}-{SPAN}"))
+    assert bad.returncode == 2
+    assert "{SPAN}" in bad.stderr
+
+
+def test_images_with_folder_labels(tmp_path):
+    from PIL import Image
+
+    for label in ("cat", "dog"):
+        (tmp_path / "img" / label).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (8, 6), (i, 0, 0)).save(tmp_path / "img" / label / f"{i}.png")
+    (tmp_path / "img" / "notes.txt").write_text("not an image")
+    out = tmp_path / "out"
+    result = run(
+        "run", "--format", "images", "--input", str(tmp_path / "img" / "**"),
+        "--output", str(out), "--split", "all=1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (out / "labels.txt").read_text().split() == ["cat", "dog"]
+    report = read_report(str(out))
+    assert report["examples"] == 6
+    assert report["skipped_files"]["all"]["count"] == 1
