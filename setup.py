@@ -5,6 +5,8 @@
 exactly one top-level import name (see DESIGN.md, Layout).
 """
 
+from pathlib import Path
+
 from setuptools import setup
 
 CORE = [
@@ -23,7 +25,7 @@ setup(
     name="beam-ingest",
     version="0.1.0",
     description="Raw data (CSV, ...) to TFX-compatible tf.Example TFRecords on Apache Beam.",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10,<3.13",
     packages=["beam_ingest", "beam_ingest.transforms", "beam_ingest.connectors"],
