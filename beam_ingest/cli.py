@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="TFRecord input: auto (gzip by the .gz extension), gzip or none",
     )
     _add_span_arguments(run)
+    run.add_argument(
+        "--span-feature", metavar="NAME", help="add each example's span as an int feature NAME"
+    )
     images = run.add_argument_group("images")
     images.add_argument("--image-root", help="folder image/filename is relative to")
     images.add_argument("--label-pattern", help="regex with one group on the relative path")

@@ -102,17 +102,22 @@ def _spanned(args: argparse.Namespace, patterns: dict[str, str]):
     """Resolves span/version specs; returns (patterns per split, report fields)."""
     wants = args.span is not None or args.span_range or args.last_spans is not None
     if not wants and not any("{" in p for p in patterns.values()):
-        return {name: [p] for name, p in patterns.items()}, {}
+        if args.span_feature:
+            raise ConfigError("--span-feature: needs an input pattern with {SPAN} or a date spec")
+        return {name: [(p, None)] for name, p in patterns.items()}, {}
     from beam_ingest.spans import resolve
 
     resolution = resolve(patterns, **span_selection(args))
+    spans = [s.span for s in resolution.selected]
     fields = {
         "span": resolution.span,
         "spans": list(resolution.spans),
         "version": resolution.version,
         "input_fingerprint": resolution.fingerprint,
     }
-    return {split.name: list(split.patterns) for split in resolution.splits}, fields
+    return {
+        split.name: list(zip(split.patterns, spans, strict=True)) for split in resolution.splits
+    }, fields
 
 
 def span_selection(args: argparse.Namespace) -> dict:
@@ -131,12 +136,18 @@ def span_selection(args: argparse.Namespace) -> dict:
     return {}
 
 
-def _sources(args: argparse.Namespace, patterns: list[str], schema):
-    if len(patterns) == 1:
-        return _source(args, patterns[0], schema)
-    from beam_ingest.connectors._outputs import FlattenSources
+def _sources(args: argparse.Namespace, patterns: list[tuple[str, int | None]], schema):
+    """One source per selected span (its concrete glob), with the span as a
+    feature when --span-feature asks for it."""
+    from beam_ingest.connectors._outputs import FlattenSources, WithSpanFeature
 
-    return FlattenSources([_source(args, p, schema) for p in patterns])
+    sources = []
+    for pattern, span in patterns:
+        source = _source(args, pattern, schema)
+        if args.span_feature:
+            source = WithSpanFeature(source, args.span_feature, span)
+        sources.append(source)
+    return sources[0] if len(sources) == 1 else FlattenSources(sources)
 
 
 def config_from_args(args: argparse.Namespace) -> IngestConfig:

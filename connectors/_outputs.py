@@ -81,3 +81,48 @@ def merge_extra_outputs(sources) -> tuple[dict[str, bytes], dict]:
         for key, value in more_report.items():
             report.setdefault(key, value)
     return files, report
+
+
+class WithSpanFeature(beam.PTransform):
+    """A source whose examples get an int feature holding their span.
+
+    Raises (when the pipeline runs):
+        ConfigError: the input already has a column of that name.
+    """
+
+    def __init__(self, source: beam.PTransform, name: str, span: int) -> None:
+        super().__init__()
+        self.source = source
+        self.name = name
+        self.span = span
+        self.files: list = []
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> dict:
+        read = pbegin | "Read" >> self.source
+        self.files = list(getattr(self.source, "files", []))
+        return {
+            **read,
+            "records": read["records"] | "AddSpan" >> beam.Map(_add_span, self.name, self.span),
+            "schema": read["schema"] | "AddSpanColumn" >> beam.Map(_add_span_column, self.name),
+        }
+
+    def extra_outputs(self) -> tuple[dict[str, bytes], dict]:
+        return merge_extra_outputs([self.source])
+
+
+def _add_span(batch, name: str, span: int):
+    import pyarrow as pa
+
+    from beam_ingest.errors import ConfigError
+
+    if not isinstance(batch, pa.RecordBatch):
+        raise ConfigError("--span-feature: not supported for sources of serialized examples")
+    if name in batch.schema.names:
+        raise ConfigError(f"--span-feature: the input already has a feature {name!r}")
+    return batch.append_column(name, pa.array([span] * batch.num_rows, pa.int64()))
+
+
+def _add_span_column(schema, name: str):
+    from beam_ingest.schema import Column, Kind, Schema
+
+    return Schema((*schema.columns, Column(name, Kind.INT)))

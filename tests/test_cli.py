@@ -331,3 +331,30 @@ def test_images_with_folder_labels(tmp_path):
     report = read_report(str(out))
     assert report["examples"] == 6
     assert report["skipped_files"]["all"]["count"] == 1
+
+
+def test_span_feature_holds_each_examples_span(tmp_path):
+    from tests.helpers import decode
+
+    pattern = _span_tree(tmp_path / "in", [(1, 1), (2, 1), (3, 1)])
+    out = tmp_path / "out"
+    result = run(
+        "run", "--format", "csv", "--input", pattern, "--output", str(out),
+        "--last-spans", "2", "--span-feature", "data_span", "--split", "all=1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = [decode(r) for r in split_records(str(out), "all")]
+    assert sorted(r["data_span"][1][0] for r in rows) == [2] * 5 + [3] * 5
+    assert all(r["data_span"][1] == r["span"][1] for r in rows)  # the file's own column
+    assert read_report(str(out))["schema"]["data_span"] == "int"
+
+
+def test_span_feature_errors(tmp_path, data):
+    base = ["run", "--format", "csv", "--output", str(tmp_path / "o"), "--span-feature"]
+    result = run(*base, "x", "--input", str(data))
+    assert result.returncode == 2
+    assert "--span-feature: needs an input pattern with {SPAN}" in result.stderr
+    pattern = _span_tree(tmp_path / "in", [(1, 1)])
+    result = run(*base, "span", "--input", pattern)
+    assert result.returncode == 2
+    assert "--span-feature: the input already has a feature 'span'" in result.stderr
