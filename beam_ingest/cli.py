@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--num-shards", type=int, default=0, metavar="N", help="files per split (0: automatic)"
     )
     run.add_argument("--compression", default="gzip", choices=("gzip", "none"))
+    run.add_argument(
+        "--compression-level",
+        type=int,
+        default=6,
+        metavar="0-9",
+        help="gzip level (default 6); 0 is fastest, for already compressed data such as images",
+    )
     run.add_argument("--overwrite", action="store_true", help="replace a non-empty output")
     csv_group = run.add_argument_group("CSV dialect")
     csv_group.add_argument("--delimiter", default=",")

@@ -176,6 +176,7 @@ def config_from_args(args: argparse.Namespace) -> IngestConfig:
         max_bad_records=args.max_bad_records,
         num_shards=args.num_shards,
         compression=args.compression,
+        compression_level=args.compression_level,
         overwrite=args.overwrite,
         report_fields=fields,
     )

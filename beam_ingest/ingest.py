@@ -36,6 +36,7 @@ class IngestConfig:
     max_bad_records: int = 0
     num_shards: int = 0
     compression: str = "gzip"
+    compression_level: int = 6
     overwrite: bool = False
     report_fields: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
@@ -57,6 +58,10 @@ class IngestConfig:
             raise ConfigError(f"--output: must be a path; got {self.output_dir!r}")
         _non_negative_int("--max-bad-records", self.max_bad_records)
         _non_negative_int("--num-shards", self.num_shards)
+        if self.compression_level not in range(10):
+            raise ConfigError(
+                f"--compression-level: must be 0 to 9; got {self.compression_level!r}"
+            )
         if self.compression not in COMPRESSIONS:
             raise ConfigError(
                 f"--compression: {self.compression!r} is not one of {list(COMPRESSIONS)}"
@@ -127,7 +132,10 @@ class Ingest(beam.PTransform):
         # ... and output files (labels.txt), which must agree across sources.
         extra_files, _ = merge_extra_outputs(sources.values())
         staged = examples | "WriteSplits" >> WriteSplits(
-            stage, num_shards=config.num_shards, compression=config.compression
+            stage,
+            num_shards=config.num_shards,
+            compression=config.compression,
+            compression_level=config.compression_level,
         )
         bad_staged = (
             bad | "FlattenBadRecords" >> beam.Flatten() | "DeadLetters" >> WriteBadRecords(stage)
@@ -145,6 +153,7 @@ class Ingest(beam.PTransform):
             "partition_feature": config.partition_feature,
             "num_shards": config.num_shards,
             "compression": config.compression,
+            "compression_level": config.compression_level,
             "output_dir": config.output_dir,
             "started_at": started,
             **extra_report,
@@ -161,6 +170,7 @@ class Ingest(beam.PTransform):
             split_names=config.split_names,
             num_shards=config.num_shards,
             compression=config.compression,
+            compression_level=config.compression_level,
             max_bad_records=config.max_bad_records,
             overwrite=config.overwrite,
             report=report,

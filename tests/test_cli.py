@@ -358,3 +358,22 @@ def test_span_feature_errors(tmp_path, data):
     result = run(*base, "span", "--input", pattern)
     assert result.returncode == 2
     assert "--span-feature: the input already has a feature 'span'" in result.stderr
+
+
+def test_compression_level_zero_is_valid_gzip_tensorflow_reads(tmp_path, data):
+    import tensorflow as tf
+
+    out = tmp_path / "out"
+    result = run(
+        "run", "--format", "csv", "--input", str(data), "--output", str(out),
+        "--compression-level", "0", "--split", "all=1", "--num-shards", "2",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    paths = sorted(str(p) for p in (out / "Split-all").iterdir())
+    read = tf.data.TFRecordDataset(paths, compression_type="GZIP")
+    assert sum(1 for _ in read) == 30
+    assert read_report(str(out))["compression_level"] == 0
+    bad = run("run", "--format", "csv", "--input", str(data), "--output", str(tmp_path / "o"),
+              "--compression-level", "10")  # fmt: skip
+    assert bad.returncode == 2
+    assert "--compression-level: must be 0 to 9; got 10" in bad.stderr

@@ -74,7 +74,8 @@ class CommitOutput(beam.PTransform):
         split_names: Sequence[str],
         num_shards: int,
         compression: str,
-        max_bad_records: int,
+        compression_level: int = 6,
+        max_bad_records: int = 0,
         overwrite: bool,
         report: Mapping,
         extra_files: Mapping[str, bytes] | None = None,
@@ -85,6 +86,7 @@ class CommitOutput(beam.PTransform):
         self.split_names = tuple(split_names)
         self.num_shards = num_shards
         self.compression = compression
+        self.compression_level = compression_level
         self.max_bad_records = max_bad_records
         self.overwrite = overwrite
         self.report = dict(report)
@@ -102,7 +104,9 @@ class CommitOutput(beam.PTransform):
                 )
                 | "MergeShards"
                 >> beam.ParDo(
-                    _MergeShardFn(self.stage_dir, self.num_shards, self.compression),
+                    _MergeShardFn(
+                        self.stage_dir, self.num_shards, self.compression, self.compression_level
+                    ),
                     beam.pvalue.AsList(staged),
                 )
             )
@@ -131,7 +135,8 @@ def _final_dir(stage_dir: str) -> str:
 class _MergeShardFn(beam.DoFn):
     """Streams the uncompressed parts of one fixed shard into its final file."""
 
-    def __init__(self, stage_dir: str, num_shards: int, compression: str) -> None:
+    def __init__(self, stage_dir: str, num_shards: int, compression: str, level: int = 6) -> None:
+        self._level = level
         self._stage_dir = stage_dir
         self._num_shards = num_shards
         self._compression = compression
@@ -143,7 +148,11 @@ class _MergeShardFn(beam.DoFn):
         )
         name = files.shard_name(_PREFIX, shard, self._num_shards, _suffix(self._compression))
         path = FileSystems.join(self._stage_dir, "merged", f"Split-{split}", name)
-        compressor = zlib.compressobj(6, zlib.DEFLATED, 31) if self._compression == "gzip" else None
+        compressor = (
+            zlib.compressobj(self._level, zlib.DEFLATED, 31)
+            if self._compression == "gzip"
+            else None
+        )
         with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as out:
             for part in parts:
                 with FileSystems.open(

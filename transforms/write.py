@@ -51,11 +51,11 @@ class StagedFile:
 class _PartWriter:
     """A part file being written: TFRecord frames, gzip-compressed or not."""
 
-    def __init__(self, path: str, compress: bool) -> None:
+    def __init__(self, path: str, compress: bool, level: int = 6) -> None:
         self.path = path
         self.records = 0
         self._file = FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)
-        self._zlib = zlib.compressobj(6, zlib.DEFLATED, _GZIP_WBITS) if compress else None
+        self._zlib = zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS) if compress else None
 
     def write(self, data: bytes, records: int) -> None:
         self.records += records
@@ -74,7 +74,9 @@ def _emit(value) -> WindowedValue:
 class _WriteSplitFn(beam.DoFn):
     """Lists of serialized examples of one split to part files, per bundle."""
 
-    def __init__(self, stage_dir: str, split: str, num_shards: int, compress: bool) -> None:
+    def __init__(
+        self, stage_dir: str, split: str, num_shards: int, compress: bool, level: int = 6
+    ) -> None:
         self._folder = FileSystems.join(stage_dir, f"Split-{split}")
         self._split = split
         self._num_shards = num_shards
@@ -82,6 +84,7 @@ class _WriteSplitFn(beam.DoFn):
         # commit (TensorFlow reads only the first member of a multi-member
         # gzip file), so they are written uncompressed.
         self._compress = compress and not num_shards
+        self._level = level
         self._bytes = beam.metrics.Metrics.counter(_NAMESPACE, f"bytes_written_{split}")
 
     def start_bundle(self) -> None:
@@ -95,7 +98,7 @@ class _WriteSplitFn(beam.DoFn):
         writer = self._writers.get(shard)
         if writer is None:
             path = FileSystems.join(self._folder, f"part-{self._bundle}-{shard:05d}")
-            writer = self._writers[shard] = _PartWriter(path, self._compress)
+            writer = self._writers[shard] = _PartWriter(path, self._compress, self._level)
         data = frame_records(examples)
         self._bytes.inc(len(data))
         writer.write(data, len(examples))
@@ -125,9 +128,19 @@ class WriteSplits(beam.PTransform):
         stage_dir: the run's private stage folder (on any Beam filesystem).
         num_shards: output files per split; 0 writes one per bundle (no merge).
         compression: "gzip" (as TFX writes and reads) or "none".
+        compression_level: zlib level 0-9. 0 stores the data in gzip framing
+            (valid gzip, no compression): the fast choice for payloads that are
+            compressed already, such as JPEG or PNG bytes.
     """
 
-    def __init__(self, stage_dir: str, *, num_shards: int = 0, compression: str = "gzip") -> None:
+    def __init__(
+        self,
+        stage_dir: str,
+        *,
+        num_shards: int = 0,
+        compression: str = "gzip",
+        compression_level: int = 6,
+    ) -> None:
         super().__init__()
         if compression not in COMPRESSIONS:
             raise ConfigError(f"--compression: {compression!r} is not one of {list(COMPRESSIONS)}")
@@ -135,16 +148,25 @@ class WriteSplits(beam.PTransform):
             raise ConfigError(
                 f"--num-shards: must be an int >= 0 (0: automatic); got {num_shards!r}"
             )
+        if compression_level not in range(10):
+            raise ConfigError(f"--compression-level: must be 0 to 9; got {compression_level!r}")
         self.stage_dir = stage_dir
         self.num_shards = num_shards
         self.compression = compression
+        self.compression_level = compression_level
 
     def expand(self, splits: Mapping[str, beam.PCollection]) -> beam.PCollection:
         staged = [
             pcoll
             | f"Write[{name}]"
             >> beam.ParDo(
-                _WriteSplitFn(self.stage_dir, name, self.num_shards, self.compression == "gzip")
+                _WriteSplitFn(
+                    self.stage_dir,
+                    name,
+                    self.num_shards,
+                    self.compression == "gzip",
+                    self.compression_level,
+                )
             )
             for name, pcoll in splits.items()
         ]
