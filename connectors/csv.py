@@ -122,7 +122,7 @@ class ReadCsv(beam.PTransform):
         self.files = match_files(self.file_pattern)
         header = _common_header(self.files, self.dialect)
         paths = [f.path for f in self.files]
-        files = pbegin | "ListFiles" >> beam.Create(paths, reshuffle=False)
+        files = pbegin | "ListFiles" >> beam.Create(paths)
         if self.schema is None:
             schema = (
                 files

@@ -197,7 +197,7 @@ class ReadImages(beam.PTransform):
         columns = _COLUMNS + (_LABEL_COLUMNS if self.labels != "none" else [])
         read = (
             pbegin
-            | "ListImages" >> beam.Create(_units(items), reshuffle=False)
+            | "ListImages" >> beam.Create(_units(items))
             | "ReadImages"
             >> beam.ParDo(_ReadImagesFn(columns, self.verify)).with_outputs(
                 "bad_records", "counts", main="records"

@@ -117,7 +117,7 @@ class ReadJsonl(beam.PTransform):
     def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
         self.files = match_files(self.file_pattern)
         paths = [f.path for f in self.files]
-        files = pbegin | "ListFiles" >> beam.Create(paths, reshuffle=False)
+        files = pbegin | "ListFiles" >> beam.Create(paths)
         if self._layout is None:
             layout = (
                 files

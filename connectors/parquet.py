@@ -113,7 +113,7 @@ class ReadParquet(beam.PTransform):
                 first += footer.metadata.row_group(i).num_rows
         read = (
             pbegin
-            | "ListRowGroups" >> beam.Create(units, reshuffle=False)
+            | "ListRowGroups" >> beam.Create(units)
             | "ReadRowGroups"
             >> beam.ParDo(_ReadRowGroupFn(self.columns, converted, all_null)).with_outputs(
                 "bad_records", "counts", main="records"

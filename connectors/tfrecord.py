@@ -150,7 +150,7 @@ class ReadTFRecord(beam.PTransform):
         paths = [f.path for f in self.files]
         read = (
             pbegin
-            | "ListFiles" >> beam.Create(paths, reshuffle=False)
+            | "ListFiles" >> beam.Create(paths)
             | "ReadRecords"
             >> beam.ParDo(_ReadTFRecordFileFn(self.compression)).with_outputs(
                 "bad_records", "counts", "kinds", main="records"
