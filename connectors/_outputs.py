@@ -126,3 +126,18 @@ def _add_span_column(schema, name: str):
     from beam_ingest.schema import Column, Kind, Schema
 
     return Schema((*schema.columns, Column(name, Kind.INT)))
+
+
+def check_pattern(transform: str, file_pattern: object) -> str:
+    """A connector's `file_pattern` argument, checked.
+
+    Raises:
+        ConfigError: it is not a non-empty string.
+    """
+    from beam_ingest.errors import ConfigError
+
+    if not isinstance(file_pattern, str) or not file_pattern:
+        raise ConfigError(
+            f"{transform}: file_pattern must be a non-empty string; got {file_pattern!r}"
+        )
+    return file_pattern

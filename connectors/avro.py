@@ -33,7 +33,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_ingest.arrow_values import to_example_columns, unsupported_columns
 from beam_ingest.bad_records import BadRecord
-from beam_ingest.connectors._outputs import source_outputs
+from beam_ingest.connectors._outputs import check_pattern, source_outputs
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Schema
@@ -97,10 +97,7 @@ class ReadAvro(beam.PTransform):
         self, file_pattern: str, *, desired_bundle_size: int = 64 << 20, label: str | None = None
     ) -> None:
         super().__init__(label)
-        if not isinstance(file_pattern, str) or not file_pattern:
-            raise ConfigError(
-                f"ReadAvro: file_pattern must be a non-empty string; got {file_pattern!r}"
-            )
+        check_pattern("ReadAvro", file_pattern)
         size = desired_bundle_size
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ConfigError(f"ReadAvro: desired_bundle_size must be an int >= 1; got {size!r}")

@@ -28,7 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors import _csv_values
-from beam_ingest.connectors._outputs import source_outputs
+from beam_ingest.connectors._outputs import check_pattern, source_outputs
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Kind, Schema
@@ -109,10 +109,7 @@ class ReadCsv(beam.PTransform):
         label: str | None = None,
     ) -> None:
         super().__init__(label)
-        if not isinstance(file_pattern, str) or not file_pattern:
-            raise ConfigError(
-                f"ReadCsv: file_pattern must be a non-empty string; got {file_pattern!r}"
-            )
+        check_pattern("ReadCsv", file_pattern)
         self.file_pattern = file_pattern
         self.dialect = dialect
         self.schema = schema

@@ -55,7 +55,7 @@ from apache_beam.io.filesystems import FileSystems
 from beam_ingest.arrow_values import to_example_columns
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors import _jsonl_types as types
-from beam_ingest.connectors._outputs import source_outputs
+from beam_ingest.connectors._outputs import check_pattern, source_outputs
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Kind, Schema
@@ -100,10 +100,7 @@ class ReadJsonl(beam.PTransform):
         label: str | None = None,
     ) -> None:
         super().__init__(label)
-        if not isinstance(file_pattern, str) or not file_pattern:
-            raise ConfigError(
-                f"ReadJsonl: file_pattern must be a non-empty string; got {file_pattern!r}"
-            )
+        check_pattern("ReadJsonl", file_pattern)
         if schema is not None and (not isinstance(schema, Schema) or not schema.columns):
             raise ConfigError(
                 f"ReadJsonl: schema must be a beam_ingest.schema.Schema with at least one "

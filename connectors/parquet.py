@@ -29,7 +29,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_ingest.arrow_values import to_example_columns, unsupported_columns
 from beam_ingest.bad_records import BadRecord
-from beam_ingest.connectors._outputs import source_outputs
+from beam_ingest.connectors._outputs import check_pattern, source_outputs
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Schema
@@ -73,10 +73,7 @@ class ReadParquet(beam.PTransform):
         label: str | None = None,
     ) -> None:
         super().__init__(label)
-        if not isinstance(file_pattern, str) or not file_pattern:
-            raise ConfigError(
-                f"ReadParquet: file_pattern must be a non-empty string; got {file_pattern!r}"
-            )
+        check_pattern("ReadParquet", file_pattern)
         if columns is not None:
             if (
                 isinstance(columns, str | bytes)
