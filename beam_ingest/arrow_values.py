@@ -24,6 +24,7 @@ pipeline starts.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -79,6 +80,16 @@ def _scalar_ok(t: pa.DataType) -> bool:
         or pa.types.is_time(t)
         or pa.types.is_null(t)
     )
+
+
+def drop_rows(batch: pa.RecordBatch, rows) -> pa.RecordBatch:
+    """The batch without the rows at these indices (bad rows, dead-lettered)."""
+    rows = list(rows)
+    if not rows:
+        return batch
+    keep = np.ones(batch.num_rows, dtype=bool)
+    keep[rows] = False
+    return batch.filter(pa.array(keep))
 
 
 def to_example_columns(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, dict[int, str]]:

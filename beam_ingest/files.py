@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 
 import google_crc32c
 from apache_beam.io.filesystem import CompressionTypes
@@ -144,7 +144,3 @@ def read_records(path: str, limit: int | None = None) -> Iterator[bytes]:
 def shard_name(prefix: str, index: int, total: int, suffix: str) -> str:
     """`prefix-SSSSS-of-NNNNN suffix`, the names Beam and TFX write."""
     return f"{prefix}-{index:05d}-of-{total:05d}{suffix}"
-
-
-def all_parents(paths: Sequence[str]) -> set[str]:
-    return {posixpath.dirname(p) for p in paths}

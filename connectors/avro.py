@@ -31,7 +31,7 @@ import pyarrow as pa
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from beam_ingest.arrow_values import to_example_columns, unsupported_columns
+from beam_ingest.arrow_values import drop_rows, to_example_columns, unsupported_columns
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors._outputs import check_pattern, source_outputs
 from beam_ingest.errors import ConfigError
@@ -409,7 +409,7 @@ class _ReadUnitFn(beam.DoFn):
             batch = pa.RecordBatch.from_pylist([records[i] for i in kept], schema=arrow)
         columns, late = to_example_columns(batch)
         if late:
-            columns = columns.filter(pa.array([j not in late for j in range(len(kept))]))
+            columns = drop_rows(columns, late)
             failures.update({kept[j]: why for j, why in late.items()})
         if columns.num_rows:
             yield columns.select(self._names)

@@ -21,11 +21,11 @@ import itertools
 from collections.abc import Iterator, Sequence
 
 import apache_beam as beam
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from apache_beam.io.filesystems import FileSystems
 
+from beam_ingest.arrow_values import drop_rows
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors import _csv_values
 from beam_ingest.connectors._outputs import check_pattern, source_outputs
@@ -345,12 +345,7 @@ def _to_typed(batch: pa.RecordBatch, schema: Schema) -> tuple[pa.RecordBatch, di
 def _without(start: int, batch: pa.RecordBatch, excluded) -> pa.RecordBatch:
     """The batch less the rows whose file ordinal (start + index) is excluded."""
     end = start + batch.num_rows
-    drop = [o - start for o in excluded if start <= o < end]
-    if not drop:
-        return batch
-    keep = np.ones(batch.num_rows, dtype=bool)
-    keep[drop] = False
-    return batch.filter(pa.array(keep))
+    return drop_rows(batch, [o - start for o in excluded if start <= o < end])
 
 
 def _records(path: str, dialect: CsvDialect) -> Iterator[tuple[int, list[str], str]]:

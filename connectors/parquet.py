@@ -21,13 +21,12 @@ import json
 from collections.abc import Iterator, Sequence
 
 import apache_beam as beam
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from beam_ingest.arrow_values import to_example_columns, unsupported_columns
+from beam_ingest.arrow_values import drop_rows, to_example_columns, unsupported_columns
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors._outputs import check_pattern, source_outputs
 from beam_ingest.errors import ConfigError
@@ -304,11 +303,7 @@ class _ReadRowGroupFn(beam.DoFn):
         for name in self._all_null:
             i = records.schema.get_field_index(name)
             records = records.set_column(i, name, pa.nulls(records.num_rows))
-        if failures:
-            keep = np.ones(records.num_rows, dtype=bool)
-            keep[list(failures)] = False
-            records = records.filter(pa.array(keep))
-        return records, failures
+        return drop_rows(records, failures), failures
 
 
 def _raw(batch: pa.RecordBatch, row: int) -> str:
