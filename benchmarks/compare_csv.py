@@ -13,7 +13,7 @@ Each repeat runs, in this order, each as a whole process under `/usr/bin/time -v
 
 1. `.venv/bin/beam-ingest run --format csv --input FILE --output DIR --overwrite`
    (Beam's DirectRunner, its defaults);
-2. `benchmarks/tfx_csv_pipeline.py FOLDER ROOT`: CsvExampleGen(input_base=FOLDER)
+2. `benchmarks/tfx_pipeline.py csv FOLDER ROOT`: CsvExampleGen(input_base=FOLDER)
    in a TFX pipeline on LocalDagRunner with an SQLite ML-metadata store.
 
 Times and peak RSS therefore include interpreter start-up and imports. After
@@ -249,20 +249,20 @@ def check_beam_ingest_report(report_file: Path, counted: dict[str, int]) -> None
         raise RuntimeError(f"{report_file}: reports {reported}, files hold {counted}")
 
 
-def run_tfx(workload: Workload, run_dir: Path) -> RunResult:
+def run_tfx_pipeline(fmt: str, input_folder: Path, run_dir: Path) -> RunResult:
+    """TFX's ExampleGen for `fmt` (benchmarks/tfx_pipeline.py) on every file in
+    input_folder, timed as a whole process; the tool name is left to the caller."""
     pipeline_root = run_dir / "pipeline_root"
     metadata_path = run_dir / "metadata.sqlite"
-    command = [
-        sys.executable,
-        str(BENCH_DIR / "tfx_csv_pipeline.py"),
-        str(workload.folder),
-        str(pipeline_root),
-        "--metadata-path",
-        str(metadata_path),
-    ]
+    command = [sys.executable, str(BENCH_DIR / "tfx_pipeline.py"), fmt, str(input_folder)]
+    command += [str(pipeline_root), "--metadata-path", str(metadata_path)]
     timing = timed_run(command, run_dir / "logs")
     examples = tfx_examples_uri(metadata_path)
-    return RunResult(TFX, 0, timing, count_splits(examples), str(examples))
+    return RunResult("", 0, timing, count_splits(examples), str(examples))
+
+
+def run_tfx(workload: Workload, run_dir: Path) -> RunResult:
+    return replace(run_tfx_pipeline("csv", workload.folder, run_dir), tool=TFX)
 
 
 Runner = Callable[[Workload, Path], RunResult]
@@ -390,6 +390,35 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def runs_table(results: list[RunResult]) -> str:
+    """One row per run: wall, peak RSS, CPU, as GNU time measured them."""
+    return markdown_table(
+        ["#", "tool", "wall s", "peak RSS MiB", "user s", "sys s", "CPU"],
+        [
+            [
+                str(r.repeat),
+                r.tool,
+                f"{r.timing.wall_s:.2f}",
+                f"{r.timing.max_rss_kb / 1024:,.0f}",
+                f"{r.timing.user_s:.1f}",
+                f"{r.timing.system_s:.1f}",
+                r.timing.cpu_percent,
+            ]
+            for r in results
+        ],
+    )
+
+
+def environment_lines(versions: dict[str, str]) -> list[str]:
+    """The machine and package versions, as report lines."""
+    return [
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in machine_info().items()) + ".",
+        "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
+        "",
+    ]
+
+
 def render_report(
     workload: Workload, results: list[RunResult], problems: list[str], command: str
 ) -> str:
@@ -437,26 +466,9 @@ def render_report(
         "",
         "Runs:",
         "",
-        markdown_table(
-            ["#", "tool", "wall s", "peak RSS MiB", "user s", "sys s", "CPU"],
-            [
-                [
-                    str(r.repeat),
-                    r.tool,
-                    f"{r.timing.wall_s:.2f}",
-                    f"{r.timing.max_rss_kb / 1024:,.0f}",
-                    f"{r.timing.user_s:.1f}",
-                    f"{r.timing.system_s:.1f}",
-                    r.timing.cpu_percent,
-                ]
-                for r in results
-            ],
-        ),
+        runs_table(results),
         "",
-        "Machine: " + ", ".join(f"{k} {v}" for k, v in machine_info().items()) + ".",
-        "",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in package_versions().items()) + ".",
-        "",
+        *environment_lines(package_versions()),
         "Whole processes under `/usr/bin/time -v` (interpreter start-up and imports "
         "included); peak RSS is GNU time's maximum resident set size, the largest "
         "single process. Both run on Beam's DirectRunner with its defaults.",

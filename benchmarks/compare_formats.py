@@ -21,7 +21,7 @@ taxi data, INT, FLOAT and STRING columns; an empty cell is a null.
 Each repeat runs, in this order, each as a whole process under `/usr/bin/time -v`:
 `beam-ingest run --format F --input FILE --output DIR --overwrite` for F = csv,
 jsonl, parquet, then TFX parquet, beam-ingest avro, then TFX avro, where TFX is
-`benchmarks/tfx_file_pipeline.py {parquet,avro} FOLDER ROOT`
+`benchmarks/tfx_pipeline.py {parquet,avro} FOLDER ROOT`
 (FileBasedExampleGen with TFX's custom executor, LocalDagRunner, SQLite
 ML-metadata). Everything runs on Beam's DirectRunner with its defaults.
 
@@ -53,7 +53,6 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from compare_csv import (
-    BENCH_DIR,
     GNU_TIME,
     TAXI_CSV,
     VENV_BIN,
@@ -63,12 +62,13 @@ from compare_csv import (
     check_beam_ingest_report,
     count_splits,
     display_path,
-    machine_info,
+    environment_lines,
     make_workload,
     markdown_table,
     package_versions,
     remove_outputs,
-    tfx_examples_uri,
+    run_tfx_pipeline,
+    runs_table,
     timed_run,
 )
 
@@ -243,13 +243,7 @@ def run_beam_ingest(fmt: str, input_file: Path, run_dir: Path) -> RunResult:
 
 
 def run_tfx(fmt: str, input_file: Path, run_dir: Path) -> RunResult:
-    pipeline_root = run_dir / "pipeline_root"
-    metadata_path = run_dir / "metadata.sqlite"
-    command = [sys.executable, str(BENCH_DIR / "tfx_file_pipeline.py"), fmt]
-    command += [str(input_file.parent), str(pipeline_root), "--metadata-path", str(metadata_path)]
-    timing = timed_run(command, run_dir / "logs")
-    examples = tfx_examples_uri(metadata_path)
-    return RunResult("", 0, timing, count_splits(examples), str(examples))
+    return run_tfx_pipeline(fmt, input_file.parent, run_dir)
 
 
 TOOLS = [
@@ -459,26 +453,9 @@ def render_report(
         "",
         "Runs:",
         "",
-        markdown_table(
-            ["#", "tool", "wall s", "peak RSS MiB", "user s", "sys s", "CPU"],
-            [
-                [
-                    str(r.repeat),
-                    r.tool,
-                    f"{r.timing.wall_s:.2f}",
-                    f"{r.timing.max_rss_kb / 1024:,.0f}",
-                    f"{r.timing.user_s:.1f}",
-                    f"{r.timing.system_s:.1f}",
-                    r.timing.cpu_percent,
-                ]
-                for r in results
-            ],
-        ),
+        runs_table(results),
         "",
-        "Machine: " + ", ".join(f"{k} {v}" for k, v in machine_info().items()) + ".",
-        "",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
-        "",
+        *environment_lines(versions()),
         "Whole processes under `/usr/bin/time -v` (interpreter start-up and imports "
         "included); peak RSS is GNU time's maximum resident set size, the largest "
         "single process. All run on Beam's DirectRunner with its defaults.",

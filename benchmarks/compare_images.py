@@ -57,7 +57,7 @@ from compare_csv import (  # benchmarks/ is not a package
     count_splits,
     count_tfrecords,
     display_path,
-    machine_info,
+    environment_lines,
     markdown_table,
     package_versions,
     timed_run,
@@ -400,12 +400,7 @@ def render_report(
             ],
         ),
         "",
-        "Machine: " + ", ".join(f"{k} {v}" for k, v in machine_info().items()) + ".",
-        "",
-        "Versions: "
-        + ", ".join(f"{k} {v}" for k, v in package_versions().items() if k != "tfx")
-        + ".",
-        "",
+        *environment_lines({k: v for k, v in package_versions().items() if k != "tfx"}),
         "Whole processes under `/usr/bin/time -v` (interpreter start-up and imports "
         "included). Peak RSS: the largest sum of VmRSS over the run's process tree, "
         "sampled every 0.1 s from /proc (or GNU time's maximum if larger); it counts "

@@ -1,16 +1,15 @@
-"""Run TFX's Parquet or Avro ExampleGen executor on one input folder, on LocalDagRunner.
+"""Run one TFX ExampleGen on one input folder, as a TFX pipeline on LocalDagRunner.
 
-    .venv/bin/python benchmarks/tfx_file_pipeline.py {parquet,avro} INPUT_FOLDER PIPELINE_ROOT
+    .venv/bin/python benchmarks/tfx_pipeline.py {csv,parquet,avro} INPUT_FOLDER PIPELINE_ROOT
 
-The pipeline has the one component, FileBasedExampleGen(input_base=INPUT_FOLDER)
-with TFX's custom executor for the format (`parquet_executor.Executor` or
-`avro_executor.Executor`, as a BeamExecutorSpec), default input config (every
-file in the folder) and split config (train=2, eval=1), no Beam arguments (so
-Beam's DirectRunner with its defaults) and an SQLite ML-metadata store at
-PIPELINE_ROOT/metadata.sqlite (or --metadata-path). The Examples artifact is
-written under PIPELINE_ROOT/FileBasedExampleGen/examples/<id>/.
-benchmarks/compare_formats.py runs this script as a separate process to time it;
-it is the Parquet/Avro counterpart of benchmarks/tfx_csv_pipeline.py.
+`csv` is TFX's `CsvExampleGen`; `parquet` and `avro` are `FileBasedExampleGen`
+with TFX's custom executor for the format (`parquet_executor.Executor`,
+`avro_executor.Executor`). The pipeline has that one component, the default
+input config (every file in the folder) and split config (train=2, eval=1),
+no Beam arguments (so Beam's DirectRunner with its defaults) and an SQLite
+ML-metadata store at PIPELINE_ROOT/metadata.sqlite (or --metadata-path).
+benchmarks/compare_csv.py and compare_formats.py run this script as a
+separate process to time it, and find its Examples artifact in the store.
 
 TFX is installed with --no-deps here, so TFX is imported by module path
 (`from tfx import v1` would import tensorflow-data-validation, not installed).
@@ -22,26 +21,31 @@ import argparse
 from pathlib import Path
 
 from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.components.example_gen.csv_example_gen.component import CsvExampleGen
 from tfx.components.example_gen.custom_executors import avro_executor, parquet_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.orchestration import metadata
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-from tfx_csv_pipeline import METADATA_FILE
 
+METADATA_FILE = "metadata.sqlite"
 EXECUTORS = {"parquet": parquet_executor.Executor, "avro": avro_executor.Executor}
+FORMATS = ("csv", *EXECUTORS)
 
 
 def build_pipeline(
-    executor: str, input_folder: Path, pipeline_root: Path, metadata_path: Path
+    fmt: str, input_folder: Path, pipeline_root: Path, metadata_path: Path
 ) -> tfx_pipeline.Pipeline:
-    """A pipeline of FileBasedExampleGen alone, reading every file in input_folder."""
-    example_gen = FileBasedExampleGen(
-        input_base=str(input_folder),
-        custom_executor_spec=executor_spec.BeamExecutorSpec(EXECUTORS[executor]),
-    )
+    """A pipeline of the format's ExampleGen alone, reading every file in input_folder."""
+    if fmt == "csv":
+        example_gen = CsvExampleGen(input_base=str(input_folder))
+    else:
+        example_gen = FileBasedExampleGen(
+            input_base=str(input_folder),
+            custom_executor_spec=executor_spec.BeamExecutorSpec(EXECUTORS[fmt]),
+        )
     return tfx_pipeline.Pipeline(
-        pipeline_name=f"compare_formats_{executor}",
+        pipeline_name=f"compare_{fmt}",
         pipeline_root=str(pipeline_root),
         components=[example_gen],
         enable_cache=False,
@@ -51,7 +55,7 @@ def build_pipeline(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("executor", choices=sorted(EXECUTORS), help="TFX custom executor")
+    parser.add_argument("format", choices=FORMATS, help="input format: which ExampleGen")
     parser.add_argument("input_folder", type=Path, help="folder holding the input file(s)")
     parser.add_argument("pipeline_root", type=Path, help="TFX pipeline root (outputs)")
     parser.add_argument(
@@ -70,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     metadata_path = (args.metadata_path or pipeline_root / METADATA_FILE).resolve()
     pipeline_root.mkdir(parents=True, exist_ok=True)
     metadata_path.parent.mkdir(parents=True, exist_ok=True)
-    LocalDagRunner().run(build_pipeline(args.executor, input_folder, pipeline_root, metadata_path))
+    LocalDagRunner().run(build_pipeline(args.format, input_folder, pipeline_root, metadata_path))
 
 
 if __name__ == "__main__":
