@@ -17,9 +17,9 @@ import threading
 import time
 from collections.abc import Sequence
 
+from beam_ingest.config_from_args import SOURCES
 from beam_ingest.errors import ConfigError, IngestError
 
-FORMATS = ("csv", "jsonl", "parquet", "avro", "tfrecord", "images")
 _ERROR_IN_PIPELINE = re.compile(
     r"\b(ConfigError|DataError|OutputError): (.*?)(?: \[while running|$)", re.S
 )
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         "know (or all after --) are Beam pipeline options, e.g. --runner, "
         "--direct_num_workers.",
     )
-    run.add_argument("--format", required=True, choices=FORMATS, help="input format")
+    run.add_argument("--format", required=True, choices=sorted(SOURCES), help="input format")
     source = run.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help="glob of input files on any Beam filesystem")
     source.add_argument(
