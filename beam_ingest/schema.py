@@ -90,12 +90,21 @@ class Schema:
         return {c.name: c.kind.name.lower() for c in self.columns}
 
     def to_proto(self) -> schema_pb2.Schema:
+        """The schema as tensorflow_metadata's proto, for tfx_bsl's decoders.
+
+        A column with no value anywhere (UNKNOWN) is left out: a feature
+        without a type is invalid there (tfx_bsl's decoder refuses the whole
+        schema), and its examples hold an empty `Feature()` that decoders
+        read as missing. The report's `schema` still lists it as "unknown".
+        """
         proto = schema_pb2.Schema()
         for column in self.columns:
-            feature = proto.feature.add(name=column.name)
             if column.kind is not Kind.UNKNOWN:
-                feature.type = {Kind.INT: schema_pb2.INT, Kind.FLOAT: schema_pb2.FLOAT}.get(
-                    column.kind, schema_pb2.BYTES
+                proto.feature.add(
+                    name=column.name,
+                    type={Kind.INT: schema_pb2.INT, Kind.FLOAT: schema_pb2.FLOAT}.get(
+                        column.kind, schema_pb2.BYTES
+                    ),
                 )
         return proto
 
