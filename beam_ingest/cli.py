@@ -18,11 +18,7 @@ import time
 from collections.abc import Sequence
 
 from beam_ingest.config_from_args import SOURCES
-from beam_ingest.errors import ConfigError, IngestError
-
-_ERROR_IN_PIPELINE = re.compile(
-    r"\b(ConfigError|DataError|OutputError): (.*?)(?: \[while running|$)", re.S
-)
+from beam_ingest.errors import ConfigError, IngestError, from_pipeline_failure
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,10 +150,10 @@ def _guard(action) -> int:
         _print_error("interrupted")
         return 130
     except Exception as e:  # noqa: BLE001 - a pipeline failure: say what failed, briefly
-        match = _ERROR_IN_PIPELINE.search(str(e))
-        if match:
-            _print_error(match.group(2).strip())
-            return 2 if match.group(1) == "ConfigError" else 1
+        error = from_pipeline_failure(e)
+        if error is not None:
+            _print_error(str(error))
+            return error.exit_code
         _print_error(f"the run failed: {type(e).__name__}: {str(e).strip()[:2000]}")
         return 1
 
