@@ -40,8 +40,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check beam_ingest transforms connectors tests benchmarks
-	$(BIN)/ruff format --check beam_ingest transforms connectors tests benchmarks
+	$(BIN)/ruff check beam_ingest transforms connectors tests benchmarks examples
+	$(BIN)/ruff format --check beam_ingest transforms connectors tests benchmarks examples
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/compare_csv.py --rows 300000 --repeats 3

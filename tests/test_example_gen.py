@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import collections
 import glob
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -342,3 +344,71 @@ def test_too_many_bad_records_fail_the_execution_with_a_data_error(tmp_path):
     with pytest.raises(DataError, match=r"a\.csv:3: wrong field count: expected 2"):
         Executor().Do({}, {"examples": [examples]}, properties)
     assert not glob.glob(os.path.join(examples.uri, "Split-*"))
+
+
+# --- spans: TFX's FileBasedDriver resolves them, the executor reads the result -----------
+
+
+def _span_pipeline_run(base: Path, root: Path, range_config=None) -> dict:
+    example_gen = FileBasedExampleGen(
+        input_base=str(base),
+        input_config=example_gen_pb2.Input(
+            splits=[example_gen_pb2.Input.Split(name="single_split", pattern="span-{SPAN}/*")]
+        ),
+        range_config=range_config,
+        custom_executor_spec=_spec(),
+    ).with_id("Spans")
+    found = _run([example_gen], root)["Spans"]
+    return max(found, key=lambda a: int(os.path.basename(a["uri"])))  # the newest
+
+
+def _write_span(base: Path, span: int, rows: int) -> None:
+    (base / f"span-{span}").mkdir(parents=True)
+    lines = "".join(f"{span},{i}\n" for i in range(rows))
+    (base / f"span-{span}" / "data.csv").write_text("span,row\n" + lines)
+
+
+def test_a_new_span_is_ingested_on_the_next_run_and_range_config_pins_one(tmp_path):
+    from tfx.proto import range_config_pb2
+
+    base, root = tmp_path / "data", tmp_path / "pipeline"
+    _write_span(base, 1, rows=30)
+    first = _span_pipeline_run(base, root)
+    _write_span(base, 2, rows=40)
+    second = _span_pipeline_run(base, root)
+    pinned = _span_pipeline_run(
+        base,
+        root,
+        range_config=range_config_pb2.RangeConfig(
+            static_range=range_config_pb2.StaticRange(start_span_number=1, end_span_number=1)
+        ),
+    )
+    for artifact, span, rows in ((first, 1, 30), (second, 2, 40), (pinned, 1, 30)):
+        assert artifact["span"] == span
+        assert artifact["beam_ingest_examples"] == rows
+        spans = {
+            tf.train.Example.FromString(r).features.feature["span"].int64_list.value[0]
+            for records in _examples(artifact["uri"]).values()
+            for r in records
+        }
+        assert spans == {span}
+        report = json.loads(Path(artifact["uri"], "ingest_report.json").read_text())
+        assert report["span"] == span and report["input_fingerprint"]
+
+
+def test_example_pipeline_runs_and_its_consumer_reads_every_example(tmp_path, capsys, monkeypatch):
+    import importlib.util
+    import sys
+
+    path = Path(__file__).parents[1] / "examples" / "tfx_pipeline.py"
+    spec = importlib.util.spec_from_file_location("example_tfx_pipeline", path)
+    example = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, example)  # TFX's @component looks it up
+    spec.loader.exec_module(example)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "rows.csv").write_text("a,b\n" + "".join(f"{i},x{i}\n" for i in range(60)))
+    example.main(["--input-base", str(data), "--root", str(tmp_path / "root")])
+    printed = capsys.readouterr().out
+    counts = dict(re.findall(r"^(train|eval): (\d+) examples, 2 features$", printed, re.M))
+    assert set(counts) == {"train", "eval"} and sum(map(int, counts.values())) == 60
