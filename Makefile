@@ -43,8 +43,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check beam_ingest transforms connectors tests benchmarks examples
 	$(BIN)/ruff format --check beam_ingest transforms connectors tests benchmarks examples
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/compare_csv.py --rows 300000 --repeats 3
+bench: $(STAMP)  # over an hour on 2 cores; smoke run: benchmarks/run.py --quick --scaling
+	$(BIN)/python benchmarks/run.py --scaling
 
 clean:
 	rm -rf $(VENV) demo_output benchmarks/work *.egg-info

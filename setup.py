@@ -40,7 +40,18 @@ setup(
         # boundary need it. TFX itself is installed by `make install-tfx`
         # (it cannot be resolved by pip on Python 3.11, see README).
         "tf": ["tensorflow>=2.21,<2.22"],
-        "dev": ["tensorflow>=2.21,<2.22", "pytest>=8", "hypothesis>=6", "ruff>=0.6"],
+        # s3:// inputs, outputs and registries (Beam's S3 filesystem needs boto3).
+        "aws": ["apache-beam[aws]>=2.77,<2.78"],
+        "dev": [
+            "tensorflow>=2.21,<2.22",
+            "pytest>=8",
+            "hypothesis>=6",
+            "ruff>=0.6",
+            "apache-beam[aws]>=2.77,<2.78",  # the registry's S3 tests
+            "moto[server]>=5,<6",  # their local S3 server
+            "pandas>=2.2",  # benchmarks/pandas_loop.py
+            "matplotlib>=3.8",  # benchmarks/run.py's chart
+        ],
     },
     entry_points={"console_scripts": ["beam-ingest=beam_ingest.cli:main"]},
 )

@@ -2,7 +2,7 @@
 beam-ingest's ExampleGen executor against the same pipeline with TFX's
 CsvExampleGen, on the taxi CSV repeated 20 times (300,040 rows).
 
-    .venv/bin/python benchmarks/tfx_executor.py [--rows 300000] [--repeats 3]
+    .venv/bin/python benchmarks/tfx_executor.py [--rows 300040] [--repeats 3]
 
 Each repeat runs both pipelines (alternating) as whole processes under
 `/usr/bin/time -v`: one ExampleGen component, default splits, an SQLite
@@ -19,13 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare_csv import (
-    WORK_DIR,
-    count_splits,
-    make_workload,
-    tfx_examples_uri,
-    timed_run,
-)
+from _measure import count_splits, timed_run
+from _workloads import make_taxi_csv
+from run import WORK_DIR, tfx_examples_uri
 
 TOOLS = ("beam-ingest executor", "TFX CsvExampleGen")
 
@@ -63,7 +59,7 @@ def run_inner(tool: str, input_folder: str, root: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=300_000)
+    parser.add_argument("--rows", type=int, default=300_040)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--inner", nargs=3, metavar=("TOOL", "INPUT", "ROOT"), help=argparse.SUPPRESS
@@ -72,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.inner:
         run_inner(*args.inner)
         return 0
-    workload = make_workload(args.rows, WORK_DIR / "data")
+    csv_file = make_taxi_csv(args.rows, WORK_DIR / "data")
     results: dict[str, list] = {tool: [] for tool in TOOLS}
     counts: dict[str, dict] = {}
     for repeat in range(args.repeats):
@@ -83,24 +79,22 @@ def main(argv: list[str] | None = None) -> int:
 
                 shutil.rmtree(root)
             root.mkdir(parents=True)
-            command = [sys.executable, __file__, "--inner", tool, str(workload.folder), str(root)]
+            command = [sys.executable, __file__, "--inner", tool, str(csv_file.parent), str(root)]
             timing = timed_run(command, root / "logs")
             counts[tool] = count_splits(tfx_examples_uri(root / "metadata.sqlite"))
             results[tool].append(timing)
             print(
-                f"{tool} #{repeat + 1}: {timing.wall_s:.1f} s, {timing.max_rss_kb / 1024:.0f} MiB"
+                f"{tool} #{repeat + 1}: {timing.wall_s:.1f} s, {timing.peak_rss_kb / 1024:.0f} MiB"
             )
     if counts[TOOLS[0]] != counts[TOOLS[1]]:
         print(f"example counts differ: {counts}")
         return 1
     ours, theirs = (statistics.median(t.wall_s for t in results[tool]) for tool in TOOLS)
-    print(
-        f"\n{workload.rows:,} rows, median of {args.repeats}; counts per split {counts[TOOLS[0]]}\n"
-    )
+    print(f"\n{args.rows:,} rows, median of {args.repeats}; counts per split {counts[TOOLS[0]]}\n")
     print("| pipeline | wall s | peak RSS MiB |\n| --- | ---: | ---: |")
     for tool in TOOLS:
         wall = statistics.median(t.wall_s for t in results[tool])
-        rss = statistics.median(t.max_rss_kb for t in results[tool]) / 1024
+        rss = statistics.median(t.peak_rss_kb for t in results[tool]) / 1024
         print(f"| {tool} | {wall:.1f} | {rss:,.0f} |")
     print(f"\nbeam-ingest's executor: {theirs / ours:.1f}x faster")
     return 0

@@ -8,8 +8,8 @@ with TFX's custom executor for the format (`parquet_executor.Executor`,
 input config (every file in the folder) and split config (train=2, eval=1),
 no Beam arguments (so Beam's DirectRunner with its defaults) and an SQLite
 ML-metadata store at PIPELINE_ROOT/metadata.sqlite (or --metadata-path).
-benchmarks/compare_csv.py and compare_formats.py run this script as a
-separate process to time it, and find its Examples artifact in the store.
+benchmarks/run.py runs this script as a separate process to time it, and
+finds its Examples artifact in the store.
 
 TFX is installed with --no-deps here, so TFX is imported by module path
 (`from tfx import v1` would import tensorflow-data-validation, not installed).
