@@ -35,7 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
         "know (or all after --) are Beam pipeline options, e.g. --runner, "
         "--direct_num_workers.",
     )
-    run.add_argument("--format", required=True, choices=sorted(SOURCES), help="input format")
+    run.add_argument(
+        "--format",
+        choices=sorted(SOURCES),
+        help="input format (required, except with --registry: manifests name it)",
+    )
     source = run.add_mutually_exclusive_group(required=True)
     source.add_argument("--input", help="glob of input files on any Beam filesystem")
     source.add_argument(
@@ -62,6 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--num-shards", type=int, default=0, metavar="N", help="files per split (0: automatic)"
+    )
+    run.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="byte-identical files on every rerun: fixed shards (--num-shards, default 1), "
+        "records sorted in each; costs a shuffle and memory",
+    )
+    run.add_argument(
+        "--shuffle", action="store_true", help="reshuffle examples before writing, as TFX does"
     )
     run.add_argument("--compression", default="gzip", choices=("gzip", "none"))
     run.add_argument(
@@ -99,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     images.add_argument("--no-labels", action="store_true", help="write no label features")
     images.add_argument("--classes", metavar="FILE", help="fixed label vocabulary, one a line")
     images.add_argument("--verify-images", action="store_true", help="decode fully (slower)")
+    run.add_argument(
+        "--registry",
+        metavar="ROOT",
+        help="read dataset registry entries: --input/--input-split patterns name entries",
+    )
+    run.add_argument(
+        "--transform-fn",
+        metavar="FILE.py:FN",
+        help="apply FN (pyarrow.RecordBatch -> RecordBatch) to every batch before encoding; "
+        "also MODULE:FN",
+    )
     run.add_argument("--verbose", action="store_true", help="show Beam's logs")
 
     spans = sub.add_parser("spans", help="show which spans, versions and files a run would ingest")
@@ -106,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     spans_source.add_argument("--input", help="pattern with {SPAN}, {VERSION}, {YYYY}...")
     spans_source.add_argument("--input-split", action="append", metavar="NAME=PATTERN")
     _add_span_arguments(spans)
+
+    from beam_ingest import _registry_cli
+
+    _registry_cli.add_parser(sub)
 
     inspect = sub.add_parser("inspect", help="show a run's report and a few decoded examples")
     inspect.add_argument("output", help="an output folder written by `beam-ingest run`")
@@ -133,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if unknown:
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         return _guard(lambda: _spans(args))
+    if args.command == "registry":
+        from beam_ingest import _registry_cli
+
+        return _guard(lambda: _registry_cli.run(args, unknown + beam_args))
     if args.command == "inspect":
         if unknown:
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")

@@ -150,20 +150,50 @@ def _sources(args: argparse.Namespace, patterns: list[tuple[str, int | None]], s
     return sources[0] if len(sources) == 1 else FlattenSources(sources)
 
 
+def _registry_source(args: argparse.Namespace, pattern: str):
+    """`--registry ROOT`: the pattern names entries; each manifest gives the
+    format and its options, so format flags do not apply."""
+    from beam_ingest.connectors.registry import ReadRegistry
+
+    for flag, value in (
+        ("--format", args.format),
+        ("--schema", args.schema),
+        ("--columns", args.columns),
+        ("--span-feature", args.span_feature),
+    ):
+        if value:
+            raise ConfigError(
+                f"{flag}: not used with --registry (each entry's manifest names its format "
+                f"and options); got {value!r}"
+            )
+    return ReadRegistry(pattern, registry=args.registry, **span_selection(args))
+
+
 def config_from_args(args: argparse.Namespace) -> IngestConfig:
     """Builds the run's config from parsed `beam-ingest run` arguments.
 
     Raises:
         ConfigError: any argument that is not valid, named with its value.
     """
+    registry = getattr(args, "registry", None)
+    if not registry and not args.format:
+        raise ConfigError(f"--format: required unless --registry; formats: {sorted(SOURCES)}")
     schema = load_schema(args.schema) if args.schema else None
     splits = tuple(parse_split(s) for s in args.split) if args.split else DEFAULT_SPLITS
-    source, split_sources = None, None
+    source, split_sources, fields = None, None, {}
     if args.input_split:
         if args.split:
             raise ConfigError("--split: has no effect with --input-split (inputs already split)")
-        resolved, fields = _spanned(args, input_splits(args.input_split))
-        split_sources = {name: _sources(args, p, schema) for name, p in resolved.items()}
+        if registry:
+            split_sources = {
+                name: _registry_source(args, p)
+                for name, p in input_splits(args.input_split).items()
+            }
+        else:
+            resolved, fields = _spanned(args, input_splits(args.input_split))
+            split_sources = {name: _sources(args, p, schema) for name, p in resolved.items()}
+    elif registry:
+        source = _registry_source(args, args.input)
     else:
         resolved, fields = _spanned(args, {"all": args.input})
         source = _sources(args, resolved["all"], schema)
@@ -175,10 +205,13 @@ def config_from_args(args: argparse.Namespace) -> IngestConfig:
         partition_feature=args.partition_feature,
         max_bad_records=args.max_bad_records,
         num_shards=args.num_shards,
+        deterministic=args.deterministic,
+        shuffle=args.shuffle,
         compression=args.compression,
         compression_level=args.compression_level,
         overwrite=args.overwrite,
         report_fields=fields,
+        transform_fn=getattr(args, "transform_fn", None),
     )
 
 

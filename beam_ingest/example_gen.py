@@ -19,9 +19,11 @@ the CLI's arguments so that both accept exactly the same options.
 
 `custom_config` keys are the CLI's `run` options with `_` for `-`
 (`format`, `max_bad_records`, `schema`, `delimiter`, `columns`,
-`label_pattern`, ...), except those TFX's own configuration owns (inputs,
-output, splits, partition feature, spans, compression). Without `format`, the
-format follows from the input files' extension.
+`label_pattern`, `transform_fn`, ...), except those TFX's own configuration
+owns (inputs, output, splits, partition feature, spans, compression);
+`module_file` with `transform_fn` naming a function in it is TFX's spelling
+of `transform_fn="FILE.py:FN"`. Without `format`, the format follows from
+the input files' extension.
 """
 
 from __future__ import annotations
@@ -39,9 +41,13 @@ from typing import Any
 import apache_beam as beam
 from google.protobuf import json_format, struct_pb2
 from tfx import types
+from tfx.components.example_gen import driver as tfx_driver
+from tfx.components.example_gen import input_processor as tfx_input_processor
 from tfx.components.example_gen import utils as tfx_utils
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.components.util import examples_utils
+from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
@@ -55,6 +61,8 @@ __all__ = [
     "ImageExecutor",
     "JsonlExecutor",
     "ParquetExecutor",
+    "RegistryExampleGen",
+    "RegistryExecutor",
     "TFRecordExecutor",
     "custom_config",
 ]
@@ -222,7 +230,11 @@ class TfxRun:
 
 
 def translate(
-    exec_properties: Mapping[str, Any], output_uri: str, *, fixed_format: str | None = None
+    exec_properties: Mapping[str, Any],
+    output_uri: str,
+    *,
+    fixed_format: str | None = None,
+    registry: bool = False,
 ) -> TfxRun:
     """TFX's exec_properties as `beam-ingest run` arguments.
 
@@ -256,11 +268,23 @@ def translate(
     if not input_config.splits:
         raise ConfigError("input_config: has no splits")
     base = exec_properties.get(standard_component_specs.INPUT_BASE_KEY) or ""
-    patterns = {
-        s.name: os.path.join(base, s.pattern) if base else s.pattern for s in input_config.splits
-    }
+    if registry:  # input_base is the registry, patterns name its entries
+        patterns = {s.name: s.pattern for s in input_config.splits}
+    else:
+        patterns = {
+            s.name: os.path.join(base, s.pattern) if base else s.pattern
+            for s in input_config.splits
+        }
 
     options = _custom_options(exec_properties)
+    if "module_file" in options:  # TFX's habit: a module file, and the function's name
+        module_file, fn = options.pop("module_file"), options.get("transform_fn")
+        if not isinstance(fn, str) or not fn.isidentifier():
+            raise ConfigError(
+                "custom_config: module_file needs transform_fn, the name of the function "
+                f"in it; got transform_fn={fn!r}"
+            )
+        options["transform_fn"] = f"{module_file}:{fn}"
     run = _run_parser()
     actions = {a.dest: a for a in run._actions if a.option_strings and a.dest != "help"}
     unknown = sorted(set(options) - set(actions))
@@ -273,14 +297,16 @@ def translate(
             + (" set by TFX's input/output/range config" if owned and not unknown else " not known")
             + f"; valid keys: {valid}"
         )
-    fmt = options.pop("format", None) or fixed_format or _format_from_files(patterns)
-    if fixed_format and fmt != fixed_format:
-        raise ConfigError(
-            f"custom_config: format {fmt!r} given to the {fixed_format} executor; "
-            "use beam_ingest.example_gen.Executor for other formats"
-        )
-
-    argv = ["--format", str(fmt), "--output", output_uri]
+    if registry:
+        argv = ["--registry", base, "--output", output_uri]
+    else:
+        fmt = options.pop("format", None) or fixed_format or _format_from_files(patterns)
+        if fixed_format and fmt != fixed_format:
+            raise ConfigError(
+                f"custom_config: format {fmt!r} given to the {fixed_format} executor; "
+                "use beam_ingest.example_gen.Executor for other formats"
+            )
+        argv = ["--format", str(fmt), "--output", output_uri]
     splits = output_config.split_config.splits
     if splits:
         if len(input_config.splits) != 1:
@@ -326,6 +352,8 @@ class Executor(BaseExampleGenExecutor):
 
     #: The format a per-format subclass is fixed to.
     FORMAT: str | None = None
+    #: input_base is a dataset registry and patterns name its entries.
+    REGISTRY = False
 
     def Do(
         self,
@@ -340,7 +368,9 @@ class Executor(BaseExampleGenExecutor):
         examples = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.EXAMPLES_KEY]
         )
-        run = translate(exec_properties, examples.uri, fixed_format=self.FORMAT)
+        run = translate(
+            exec_properties, examples.uri, fixed_format=self.FORMAT, registry=self.REGISTRY
+        )
         config = config_from_args(run.args)
         config = dataclasses.replace(
             config,
@@ -365,6 +395,15 @@ class Executor(BaseExampleGenExecutor):
         examples_utils.set_file_format(examples, "tfrecords_gzip")
         examples.set_int_custom_property("beam_ingest_examples", report["examples"])
         examples.set_int_custom_property("beam_ingest_bad_records", report["bad_records"]["count"])
+        if "registry" in report:
+            checksums = {
+                entry["name"]: {f["name"]: f["sha256"] for f in entry["files"]}
+                for selection in report["registry"].values()
+                for entry in selection["entries"]
+            }
+            examples.set_string_custom_property(
+                "registry_entries", json.dumps(checksums, sort_keys=True)
+            )
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         """TFX's per-split extension point, for code that calls TFX's own
@@ -450,3 +489,129 @@ class ImageExecutor(Executor):
     """`Executor` for folders of images only."""
 
     FORMAT = "images"
+
+
+# --- the dataset registry as an ExampleGen ---------------------------------------------
+
+
+class RegistryExecutor(Executor):
+    """`Executor` whose `input_base` is a dataset registry (`beam_ingest.registry`)
+    and whose input patterns are entry names; each entry's manifest gives its
+    format and options. Used by `RegistryExampleGen`."""
+
+    REGISTRY = True
+
+
+class _RegistryInputProcessor(tfx_input_processor.InputProcessor):
+    """Span and version from registry entry names, with beam-ingest's span
+    rules (`beam_ingest.spans`), the way TFX's `FileBasedInputProcessor` finds
+    them from file names: the latest span and in it the latest version, or the
+    span a static `range_config` names. The fingerprint is the selected
+    entries' names and file checksums, so a changed entry is a new input."""
+
+    def __init__(self, root: str, splits, range_config=None) -> None:
+        super().__init__(splits, range_config)
+        from beam_ingest.registry import Registry
+
+        self._registry = Registry(root)
+        self._patterns = {split.name: split.pattern for split in splits}
+        self._resolution = None
+
+    def _resolve(self, span: int | None = None):
+        from beam_ingest.spans import resolve
+
+        def list_entries(glob: str):
+            found = self._registry.list_entries(glob)
+            if not found:
+                raise ConfigError(
+                    f"input_config: no entry of registry {self._registry.root!r} matches "
+                    f"{glob!r} (patterns {self._patterns}); see `beam-ingest registry ls`"
+                )
+            return found
+
+        self._resolution = resolve(self._patterns, span=span, list_files=list_entries)
+        return self._resolution
+
+    def resolve_span_and_version(self) -> tuple[int, int | None]:
+        span = None
+        if self._range_config and self._range_config.HasField("static_range"):
+            span = self._range_config.static_range.start_span_number
+        resolution = self._resolve(span)
+        return resolution.span, resolution.version
+
+    def get_latest_span(self) -> int:
+        return self._resolve().span
+
+    def get_latest_version(self, span: int) -> int | None:
+        return self._resolve(span).version
+
+    def get_pattern_for_span_version(self, pattern: str, span: int, version: int | None) -> str:
+        resolution = self._resolution or self._resolve(span)
+        for split in resolution.splits:
+            if split.spec.pattern == pattern:
+                return split.patterns[-1]
+        raise ConfigError(f"input_config: pattern {pattern!r} is not one of {self._patterns}")
+
+    def get_input_fingerprint(self, span: int, version: int | None) -> str:
+        resolution = self._resolution or self._resolve(span)
+        lines = []
+        for split in resolution.splits:
+            for info in split.files:
+                entry = self._registry.show(info.path)
+                files = ",".join(f"{f.name}:{f.sha256}" for f in entry.files)
+                lines.append(f"split:{split.name},entry:{entry.name},files:{files}")
+        return "\n".join(lines)
+
+
+class _RegistryDriver(tfx_driver.Driver):
+    def get_input_processor(self, splits, range_config=None, input_base_uri=None):
+        return _RegistryInputProcessor(input_base_uri, splits, range_config)
+
+
+class RegistryExampleGen(FileBasedExampleGen):
+    """An ExampleGen that ingests dataset registry entries.
+
+        RegistryExampleGen("klue_sts/v{SPAN}_{VERSION}-train", registry="gs://bucket/registry")
+
+    Each pipeline run ingests the newest entry (latest span, then latest
+    version) that the pattern names, or the span of a static `range_config`;
+    `input_config` gives several splits (one pattern each), `output_config`
+    hash splits as usual. The Examples artifact records `span`, `version`,
+    `input_fingerprint` (entry names and file checksums) and
+    `registry_entries` (JSON: entry -> file -> sha256). Files are verified
+    against their manifest's sha256 while they are read.
+
+    Raises:
+        ConfigError: neither or both of `pattern` and `input_config`.
+    """
+
+    DRIVER_CLASS = _RegistryDriver
+
+    def __init__(
+        self,
+        pattern: str | None = None,
+        *,
+        registry: str | None = None,
+        input_config: example_gen_pb2.Input | None = None,
+        output_config: example_gen_pb2.Output | None = None,
+        range_config=None,
+        custom_config: example_gen_pb2.CustomConfig | None = None,
+    ) -> None:
+        from beam_ingest.registry import Registry
+
+        if (pattern is None) == (input_config is None):
+            raise ConfigError(
+                "RegistryExampleGen: give an entry name pattern or an input_config, not both"
+            )
+        if pattern is not None:
+            input_config = example_gen_pb2.Input(
+                splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)]
+            )
+        super().__init__(
+            input_base=Registry(registry).root,
+            input_config=input_config,
+            output_config=output_config,
+            custom_config=custom_config,
+            range_config=range_config,
+            custom_executor_spec=executor_spec.BeamExecutorSpec(RegistryExecutor),
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 import uuid
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from beam_ingest.transforms.commit import CommitOutput, output_is_occupied, stag
 from beam_ingest.transforms.encode import ToTFExample
 from beam_ingest.transforms.split import HashSplit
 from beam_ingest.transforms.write import COMPRESSIONS, WriteBadRecords, WriteSplits
+from beam_ingest.user_transform import ApplyTransformFn
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
@@ -25,7 +27,12 @@ class IngestConfig:
 
     Exactly one of `source` (hash-split into `splits`) and `split_sources`
     ({split name: source}, for inputs that are already split) is given. A
-    source is a connector PTransform such as `ReadCsv`.
+    source is a connector PTransform such as `ReadCsv`. `deterministic`
+    writes byte-identical files on every rerun (a fixed shard count, 1 unless
+    `num_shards` says otherwise, records sorted in each shard; it costs a
+    GroupByKey); `shuffle` reshuffles examples before writing, as TFX does. `transform_fn`
+    (`FILE.py:FN`, `MODULE:FN` or a callable, see `beam_ingest.user_transform`)
+    is applied to every batch of every source before encoding.
     """
 
     output_dir: str
@@ -35,12 +42,19 @@ class IngestConfig:
     partition_feature: str | None = None
     max_bad_records: int = 0
     num_shards: int = 0
+    deterministic: bool = False
+    shuffle: bool = False
     compression: str = "gzip"
     compression_level: int = 6
     overwrite: bool = False
     report_fields: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    transform_fn: object = None
 
     def __post_init__(self) -> None:
+        if self.transform_fn is not None:
+            from beam_ingest.user_transform import TransformFn
+
+            object.__setattr__(self, "transform_fn", TransformFn.load(self.transform_fn))
         if (self.source is None) == (self.split_sources is None):
             raise ConfigError(
                 "give either --input (one source to split) or --input-split, not both"
@@ -58,6 +72,13 @@ class IngestConfig:
             raise ConfigError(f"--output: must be a path; got {self.output_dir!r}")
         _non_negative_int("--max-bad-records", self.max_bad_records)
         _non_negative_int("--num-shards", self.num_shards)
+        for flag, value in (("--deterministic", self.deterministic), ("--shuffle", self.shuffle)):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{flag}: must be True or False; got {value!r}")
+        if self.deterministic and self.shuffle:
+            raise ConfigError("--shuffle: cannot go with --deterministic (which sorts records)")
+        if self.deterministic and not self.num_shards:
+            object.__setattr__(self, "num_shards", 1)  # a fixed count; 1 unless given
         if self.compression_level not in range(10):
             raise ConfigError(
                 f"--compression-level: must be 0 to 9; got {self.compression_level!r}"
@@ -79,6 +100,49 @@ def _non_negative_int(argument: str, value: object) -> None:
         raise ConfigError(f"{argument}: must be an int >= 0; got {value!r}")
 
 
+def _check_output_path(output_dir: str) -> None:
+    """A local output folder that is a file or cannot be created fails here,
+    before the pipeline runs, not in its last step."""
+    if "://" in output_dir:
+        return
+    path = os.path.abspath(output_dir)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(f"--output: {output_dir!r} is a file, not a folder")
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ConfigError(
+            f"--output: {output_dir!r} cannot be created: {existing!r} is a file, not a folder"
+        )
+    folder = existing if existing != path else os.path.dirname(path)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"--output: {output_dir!r} cannot be created: {folder!r} is not writable"
+        )
+
+
+def _check_inputs_outside_output(inputs: Mapping[str, list[dict]], output_dir: str) -> None:
+    """No input file may lie inside the output folder: the run would read its
+    own output, and --overwrite would delete its input."""
+    if "://" in output_dir:
+        prefix = output_dir.rstrip("/") + "/"
+        inside = [f["path"] for fs in inputs.values() for f in fs if f["path"].startswith(prefix)]
+    else:
+        prefix = os.path.abspath(output_dir) + os.sep
+        inside = [
+            f["path"]
+            for fs in inputs.values()
+            for f in fs
+            if "://" not in f["path"] and os.path.abspath(f["path"]).startswith(prefix)
+        ]
+    if inside:
+        raise ConfigError(
+            f"--input: {inside[0]!r} is inside --output {output_dir!r}; the run would read "
+            "its own output (and --overwrite would delete its input). Write elsewhere."
+        )
+
+
 class Ingest(beam.PTransform):
     """The whole run: read, encode, split, write, dead letters, commit.
 
@@ -97,6 +161,7 @@ class Ingest(beam.PTransform):
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         config = self.config
+        _check_output_path(config.output_dir)
         if not config.overwrite and output_is_occupied(config.output_dir):
             raise ConfigError(
                 f"--output: {config.output_dir!r} exists and is not empty; "
@@ -106,11 +171,18 @@ class Ingest(beam.PTransform):
         stage = self.stage_dir = stage_dir_for(config.output_dir, uuid.uuid4().hex[:12])
         sources = {"": config.source} if config.source is not None else dict(config.split_sources)
         examples: dict[str, beam.PCollection] = {}
-        bad, counts, schemas, inputs = [], [], [], {}
+        bad, counts, schemas, inputs, dropped = [], [], [], {}, []
         extra_report: dict = {}
         for name, source in sources.items():
             tag = f"[{name}]" if name else ""
             read = pbegin | f"Read{tag}" >> source
+            if config.transform_fn is not None:
+                applied = read["records"] | f"TransformFn{tag}" >> ApplyTransformFn(
+                    config.transform_fn,
+                    source_files=[f.path for f in getattr(source, "files", [])],
+                )
+                dropped.append(applied["dropped"])
+                read = {**read, "records": applied["records"], "schema": applied["schema"]}
             encoded = read["records"] | f"ToTFExample{tag}" >> ToTFExample(
                 partition_feature=config.partition_feature
             )
@@ -129,6 +201,7 @@ class Ingest(beam.PTransform):
             if hasattr(source, "extra_outputs"):
                 for key, value in source.extra_outputs()[1].items():
                     extra_report.setdefault(key, {})[name or "all"] = value
+        _check_inputs_outside_output(inputs, config.output_dir)
         # ... and output files (labels.txt), which must agree across sources.
         extra_files, _ = merge_extra_outputs(sources.values())
         staged = examples | "WriteSplits" >> WriteSplits(
@@ -136,6 +209,8 @@ class Ingest(beam.PTransform):
             num_shards=config.num_shards,
             compression=config.compression,
             compression_level=config.compression_level,
+            deterministic=config.deterministic,
+            shuffle=config.shuffle,
         )
         bad_staged = (
             bad | "FlattenBadRecords" >> beam.Flatten() | "DeadLetters" >> WriteBadRecords(stage)
@@ -152,10 +227,17 @@ class Ingest(beam.PTransform):
             ),
             "partition_feature": config.partition_feature,
             "num_shards": config.num_shards,
+            "deterministic": config.deterministic,
+            "shuffle": config.shuffle,
             "compression": config.compression,
             "compression_level": config.compression_level,
             "output_dir": config.output_dir,
             "started_at": started,
+            **(
+                {"transform": {"function": config.transform_fn.spec}}
+                if config.transform_fn is not None
+                else {}
+            ),
             **extra_report,
             **config.report_fields,
         }
@@ -164,6 +246,7 @@ class Ingest(beam.PTransform):
             "bad": bad_staged,
             "counts": counts | "FlattenCounts" >> beam.Flatten(),
             "schemas": schemas | "FlattenSchemas" >> beam.Flatten(),
+            **({"dropped": dropped | "FlattenDropped" >> beam.Flatten()} if dropped else {}),
         } | "Commit" >> CommitOutput(
             output_dir=config.output_dir,
             stage_dir=stage,

@@ -18,7 +18,7 @@ import bisect
 import dataclasses
 import datetime
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from apache_beam.io.filesystem import FileSystem
 from apache_beam.io.filesystems import FileSystems
@@ -256,13 +256,14 @@ def _resolve_split(
     span: int | None,
     span_range: tuple[int, int] | None,
     last: int | None,
+    list_files: Callable[[str], list[FileInfo]] = _list,
 ) -> tuple[SplitResolution, tuple[SpanVersion, ...]]:
     if not spec.has_span:
         if (span, span_range, last) != (None, None, None):
             raise ConfigError(f"split {name!r}: {spec.pattern!r} has no span spec to select by")
-        files = tuple(_list(spec.pattern))
+        files = tuple(list_files(spec.pattern))
         return SplitResolution(name, spec, (spec.pattern,), files), (SpanVersion(0, None),)
-    listing = _list(spec.glob(span))
+    listing = list_files(spec.glob(span))
     regex = spec.regex(span)
     # Per span, as TFX keeps it for the latest one: the first spelling of the
     # span, the highest version and the last spelling of that version.
@@ -322,6 +323,7 @@ def resolve(
     span: int | None = None,
     span_range: tuple[int, int] | None = None,
     last_spans: int | None = None,
+    list_files: Callable[[str], list[FileInfo]] | None = None,
 ) -> Resolution:
     """Selects the span(s) and version(s) of every split and their files.
 
@@ -331,6 +333,9 @@ def resolve(
         span_range: Every span found in `[first, last]`, each at its latest version.
         last_spans: The `last_spans` most recent spans found (TFX's LatestSpan
             resolver op with n=last_spans), each at its latest version.
+        list_files: What a glob matches, sorted by path; by default the files
+            `FileSystems.match` finds. The registry lists entry names here, so
+            that the same rules select entries.
 
     Returns:
         The selection. Patterns without specs select span 0, version None and
@@ -351,7 +356,8 @@ def resolve(
         raise ConfigError(f"the number of last spans must be at least 1, not {last_spans}")
     specs = {name: parse_pattern(pattern) for name, pattern in split_patterns.items()}
     resolved = [
-        _resolve_split(name, spec, span, span_range, last_spans) for name, spec in specs.items()
+        _resolve_split(name, spec, span, span_range, last_spans, list_files or _list)
+        for name, spec in specs.items()
     ]
     if len({selected for _, selected in resolved}) > 1:
         raise ConfigError(

@@ -11,12 +11,22 @@ A connector is a PTransform `PBegin -> dict` with four PCollections:
 - `schema`: exactly one `beam_ingest.schema.Schema`.
 
 The connector also sets `self.files` (the matched `FileInfo`s) in `expand()`
-for the report.
+for the report, and names each RecordBatch's file in its schema metadata
+(`with_file`), so that later steps (a user's `--transform-fn`) can say which
+file a failing batch came from.
 """
 
 from __future__ import annotations
 
 import apache_beam as beam
+
+#: The schema metadata key holding a RecordBatch's file (UTF-8 path).
+FILE_METADATA = b"beam_ingest.file"
+
+
+def with_file(batch, path: str):
+    """The RecordBatch with its file in its schema metadata (no data is copied)."""
+    return batch.replace_schema_metadata({FILE_METADATA: path.encode("utf-8", "replace")})
 
 
 def source_outputs(read: beam.pvalue.DoOutputsTuple, schema: beam.PCollection) -> dict:

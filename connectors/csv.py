@@ -28,8 +28,8 @@ from apache_beam.io.filesystems import FileSystems
 from beam_ingest.arrow_values import drop_rows
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors import _csv_values
-from beam_ingest.connectors._outputs import check_pattern, source_outputs
-from beam_ingest.errors import ConfigError
+from beam_ingest.connectors._outputs import check_pattern, source_outputs, with_file
+from beam_ingest.errors import ConfigError, DataError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Kind, Schema
 
@@ -37,6 +37,7 @@ __all__ = ["CsvDialect", "ReadCsv"]
 
 _NAMESPACE = "beam_ingest"
 _BLOCK_SIZE = 1 << 20
+_MAX_BLOCK_SIZE = 1 << 30  # a record bigger than this is a DataError
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -75,6 +76,7 @@ class CsvDialect:
         )
 
     def reader(self, lines: io.TextIOBase) -> Iterator[list[str]]:
+        csv.field_size_limit(_MAX_BLOCK_SIZE)  # the default, 128 KiB, is far too small
         return csv.reader(
             lines,
             delimiter=self.delimiter,
@@ -167,8 +169,30 @@ def _read_header(path: str, dialect: CsvDialect) -> list[str]:
     return row
 
 
+_OTHER_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _check_delimiter(path: str, header: list[str], dialect: CsvDialect) -> None:
+    """A header read as one column holding another usual delimiter is almost
+    always a wrong --delimiter (a one-column file would otherwise come out
+    with every row as one string). A quoted name is taken as meant."""
+    others = [d for d in _OTHER_DELIMITERS if d != dialect.delimiter and d in header[0]]
+    if len(header) != 1 or not others:
+        return
+    with _open(path)[0] as raw:
+        start = raw.read(4).decode(dialect.python_encoding, "replace").lstrip("\ufeff")
+    if dialect.quote_char and start.startswith(dialect.quote_char):
+        return
+    raise ConfigError(
+        f"--delimiter: the header of {path!r} is one column {header[0]!r} when split on "
+        f"{dialect.delimiter!r}; it holds {others[0]!r}: set --delimiter {others[0]!r} "
+        "(or quote the name if the file really has one column)"
+    )
+
+
 def _common_header(files: Sequence[FileInfo], dialect: CsvDialect) -> list[str]:
     first = _read_header(files[0].path, dialect)
+    _check_delimiter(files[0].path, first, dialect)
     duplicates = sorted({n for n in first if first.count(n) > 1})
     if duplicates:
         raise ConfigError(f"--input: the header of {files[0].path!r} repeats {duplicates}")
@@ -193,11 +217,11 @@ def _check_schema_covers(schema: Schema, header: list[str], path: str) -> None:
 
 
 def _open_batches(
-    stream, header: list[str], dialect: CsvDialect, on_invalid
+    stream, header: list[str], dialect: CsvDialect, on_invalid, block_size: int = _BLOCK_SIZE
 ) -> pa_csv.CSVStreamingReader:
     return pa_csv.open_csv(
         stream,
-        read_options=pa_csv.ReadOptions(block_size=_BLOCK_SIZE, encoding=dialect.encoding),
+        read_options=pa_csv.ReadOptions(block_size=block_size, encoding=dialect.encoding),
         parse_options=pa_csv.ParseOptions(
             delimiter=dialect.delimiter,
             quote_char=dialect.quote_char or False,
@@ -215,6 +239,52 @@ def _open_batches(
             check_utf8=False,
         ),
     )
+
+
+class _FileBatches:
+    """A file's cell batches, whatever the size of its records.
+
+    pyarrow fails on a record bigger than its block ("straddling object"):
+    the file is then read again with a block four times bigger, the rows
+    already returned skipped, up to `_MAX_BLOCK_SIZE`. `on_restart` is called
+    before a new reading (whose invalid rows are reported again). After the
+    iteration, `quotes` counts the file's quote characters.
+    """
+
+    def __init__(self, path, header, dialect, on_invalid, on_restart=None) -> None:
+        self._args = (header, dialect, on_invalid)
+        self._path = path
+        self._on_restart = on_restart
+        self._quote = dialect.quote_char.encode() if dialect.quote_char else None
+        self.quotes = 0
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        block, done = _BLOCK_SIZE, 0
+        while True:
+            buffered, stream = _open(self._path, self._quote)
+            skip = done
+            try:
+                with buffered:
+                    for batch in _open_batches(buffered, *self._args, block):
+                        if skip >= batch.num_rows:
+                            skip -= batch.num_rows
+                            continue
+                        batch, skip = batch.slice(skip), 0
+                        done += batch.num_rows
+                        yield batch
+                self.quotes = stream.quotes
+                return
+            except pa.ArrowInvalid as e:
+                if "straddl" not in str(e):
+                    raise
+                if block >= _MAX_BLOCK_SIZE:
+                    raise DataError(
+                        f"{self._path}: a record is larger than {_MAX_BLOCK_SIZE >> 20} MiB, "
+                        "or a quote left open runs over that much of the file"
+                    ) from e
+                block *= 4
+                if self._on_restart:
+                    self._on_restart()
 
 
 class _Stream(io.RawIOBase):
@@ -252,11 +322,10 @@ class _InferKindsFn(beam.DoFn):
 
     def process(self, path: str) -> Iterator[dict[str, Kind]]:
         kinds = dict.fromkeys(self._header, Kind.UNKNOWN)
-        with _open(path)[0] as raw:
-            for batch in _open_batches(raw, self._header, self._dialect, lambda row: "skip"):
-                for name in self._header:
-                    if kinds[name] is not Kind.BYTES:
-                        kinds[name] = max(kinds[name], _csv_values.infer_kind(batch.column(name)))
+        for batch in _FileBatches(path, self._header, self._dialect, lambda row: "skip"):
+            for name in self._header:
+                if kinds[name] is not Kind.BYTES:
+                    kinds[name] = max(kinds[name], _csv_values.infer_kind(batch.column(name)))
         yield kinds
 
 
@@ -298,22 +367,23 @@ class _ReadCsvFileFn(beam.DoFn):
             invalid[0] += 1
             return "skip"
 
+        def on_restart() -> None:
+            invalid[0] = 0
+
         failures: dict[int, str] = {}  # data-row ordinal -> reason
         rows = 0
         held: tuple[int, pa.RecordBatch] | None = None
-        quote = self._dialect.quote_char.encode() if self._dialect.quote_char else None
-        buffered, stream = _open(path, quote)
-        with buffered:
-            for batch in _open_batches(buffered, self._header, self._dialect, on_invalid):
-                typed, batch_failures = _to_typed(batch, schema)
-                failures.update({rows + i: r for i, r in batch_failures.items()})
-                # The last batch is held back until the end of the file shows
-                # whether its last row was left open by an unbalanced quote.
-                if held is not None:
-                    yield _without(*held, failures.keys())
-                held = (rows, typed)
-                rows += batch.num_rows
-        open_quote = self._dialect.escape_char is None and stream.quotes % 2 == 1
+        batches = _FileBatches(path, self._header, self._dialect, on_invalid, on_restart)
+        for batch in batches:
+            typed, batch_failures = _to_typed(batch, schema)
+            failures.update({rows + i: r for i, r in batch_failures.items()})
+            # The last batch is held back until the end of the file shows
+            # whether its last row was left open by an unbalanced quote.
+            if held is not None:
+                yield with_file(_without(*held, failures.keys()), path)
+            held = (rows, typed)
+            rows += batch.num_rows
+        open_quote = self._dialect.escape_char is None and batches.quotes % 2 == 1
         bad: list[BadRecord] = []
         excluded: set[int] = set(failures)
         if failures or invalid[0] or open_quote:
@@ -322,7 +392,7 @@ class _ReadCsvFileFn(beam.DoFn):
         if held is not None:
             last = _without(*held, excluded)
             if last.num_rows:
-                yield last
+                yield with_file(last, path)
         read = rows + invalid[0]
         self._rows.inc(read)
         self._bad.inc(len(bad))

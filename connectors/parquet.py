@@ -28,7 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_ingest.arrow_values import drop_rows, to_example_columns, unsupported_columns
 from beam_ingest.bad_records import BadRecord
-from beam_ingest.connectors._outputs import check_pattern, source_outputs
+from beam_ingest.connectors._outputs import check_pattern, source_outputs, with_file
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Schema
@@ -276,7 +276,7 @@ class _ReadRowGroupFn(beam.DoFn):
                     for batch in batches:
                         records, failures = self._convert(batch)
                         if records.num_rows:
-                            yield records
+                            yield with_file(records, path)
                         for i, reason in sorted(failures.items()):
                             raw = _raw(batch, i)
                             yield beam.pvalue.TaggedOutput(

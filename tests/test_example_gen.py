@@ -412,3 +412,84 @@ def test_example_pipeline_runs_and_its_consumer_reads_every_example(tmp_path, ca
     printed = capsys.readouterr().out
     counts = dict(re.findall(r"^(train|eval): (\d+) examples, 2 features$", printed, re.M))
     assert set(counts) == {"train", "eval"} and sum(map(int, counts.values())) == 60
+
+
+# --- RegistryExampleGen -----------------------------------------------------------------
+
+
+def test_registry_example_gen_ingests_the_newest_entry_on_each_run(tmp_path):
+    from beam_ingest.example_gen import RegistryExampleGen
+    from beam_ingest.registry import Registry
+
+    registry, root = Registry(str(tmp_path / "registry")), tmp_path / "pipeline"
+
+    def push(span: int, version: int, rows: int) -> None:
+        for split in ("train", "test"):
+            path = tmp_path / f"{span}_{version}_{split}.csv"
+            path.write_text(
+                "span,version,row\n" + "".join(f"{span},{version},{i}\n" for i in range(rows))
+            )
+            registry.push(f"klue/v{span}_{version}-{split}", [str(path)], format="csv")
+
+    def run() -> dict:
+        example_gen = RegistryExampleGen(
+            registry=registry.root,
+            input_config=example_gen_pb2.Input(
+                splits=[
+                    example_gen_pb2.Input.Split(name=s, pattern=f"klue/v{{SPAN}}_{{VERSION}}-{s}")
+                    for s in ("train", "test")
+                ]
+            ),
+        ).with_id("Registry")
+        found = _run([example_gen], root)["Registry"]
+        return max(found, key=lambda a: int(os.path.basename(a["uri"])))
+
+    push(1, 0, rows=20)
+    push(1, 1, rows=25)  # a newer version of span 1
+    first = run()
+    push(2, 0, rows=30)  # a new span lands between runs
+    second = run()
+    for artifact, span, version, rows in ((first, 1, 1, 25), (second, 2, 0, 30)):
+        assert artifact["span"] == span and artifact["version"] == version
+        assert artifact["split_names"] == '["train", "test"]'
+        examples = _examples(artifact["uri"])
+        assert {s: len(r) for s, r in examples.items()} == {"train": rows, "test": rows}
+        values = {
+            (f.feature["span"].int64_list.value[0], f.feature["version"].int64_list.value[0])
+            for records in examples.values()
+            for f in (tf.train.Example.FromString(r).features for r in records)
+        }
+        assert values == {(span, version)}
+        entries = json.loads(artifact["registry_entries"])
+        names = {f"klue/v{span}_{version}-train", f"klue/v{span}_{version}-test"}
+        assert set(entries) == names
+        for name in names:
+            manifest = registry.show(name)
+            assert entries[name] == {f.name: f.sha256 for f in manifest.files}
+            assert f"entry:{name}" in artifact["input_fingerprint"]
+
+
+def test_configuration_errors_surface_from_the_component_in_local_dag_runner(tmp_path):
+    from beam_ingest.example_gen import RegistryExampleGen
+
+    (tmp_path / "registry").mkdir()
+    example_gen = RegistryExampleGen(
+        "klue/v{SPAN}-train", registry=str(tmp_path / "registry")
+    ).with_id("Registry")
+    with pytest.raises(
+        ConfigError, match=r"no entry of registry .* matches 'klue/v\*-train'"
+    ):
+        _run([example_gen], tmp_path / "pipeline")
+
+
+def test_module_file_and_transform_fn_name_the_user_function(tmp_path):
+    module = tmp_path / "udf.py"
+    module.write_text("def rename(batch):\n    return batch\n")
+    properties = _exec_properties(
+        tmp_path, custom_config=_custom(module_file=str(module), transform_fn="rename")
+    )
+    run = translate(properties, str(tmp_path / "out"))
+    assert run.args.transform_fn == f"{module}:rename"
+    bad = _exec_properties(tmp_path, custom_config=_custom(module_file=str(module)))
+    with pytest.raises(ConfigError, match="module_file needs transform_fn"):
+        translate(bad, str(tmp_path / "out"))

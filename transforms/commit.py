@@ -62,7 +62,9 @@ class CommitOutput(beam.PTransform):
     """Staged files, bad records, counts and schema to the published output.
 
     Input: a dict with `staged` (StagedFile of splits), `bad` (StagedFile of
-    bad records), `counts` ((file, records read)) and `schemas` (Schema).
+    bad records), `counts` ((file, records read)) and `schemas` (Schema), and
+    optionally `dropped` (ints: records a user's transform function dropped,
+    reported as `transform.records_dropped`).
     Returns a PCollection holding the report (a dict).
     """
 
@@ -120,6 +122,11 @@ class CommitOutput(beam.PTransform):
                 bad=beam.pvalue.AsList(inputs["bad"]),
                 counts=beam.pvalue.AsList(inputs["counts"]),
                 schemas=beam.pvalue.AsList(inputs["schemas"]),
+                **(
+                    {"dropped": beam.pvalue.AsList(inputs["dropped"])}
+                    if "dropped" in inputs
+                    else {}
+                ),
             )
         )
 
@@ -175,17 +182,24 @@ class _PublishFn(beam.DoFn):
     def __init__(self, spec: CommitOutput) -> None:
         self._spec = spec
 
-    def process(self, _, staged, bad, counts, schemas) -> Iterator[dict]:
+    def process(self, _, staged, bad, counts, schemas, dropped=None) -> Iterator[dict]:
         spec = self._spec
+        published = _published_report(spec.output_dir, spec.stage_dir)
+        if published is not None:  # a retried attempt: the first one published, then failed
+            files.delete_tree(spec.stage_dir)
+            yield published
+            return
         bad_count = sum(b.records for b in bad)
         if bad_count > spec.max_bad_records:
             self._fail_on_bad_records(bad, bad_count)
         read = sum(n for _, n in counts)
         written = sum(s.records for s in staged)
-        if read != written + bad_count:
+        removed = sum(dropped or ())
+        if read != written + bad_count + removed:
             raise OutputError(
-                f"internal error: {read} records read but {written} examples written and "
-                f"{bad_count} bad records; nothing was published (stage: {spec.stage_dir})"
+                f"internal error: {read} records read but {written} examples written, "
+                f"{bad_count} bad records and {removed} dropped by --transform-fn; nothing "
+                f"was published (stage: {spec.stage_dir})"
             )
         final = _final_dir(spec.stage_dir)
         splits = self._lay_out_splits(staged, final)
@@ -194,7 +208,9 @@ class _PublishFn(beam.DoFn):
         files.write_bytes(FileSystems.join(final, "schema.pbtxt"), schema.to_pbtxt().encode())
         for name, data in spec.extra_files.items():
             files.write_bytes(FileSystems.join(final, name), data)
-        report = dict(spec.report)
+        report = dict(spec.report, run_id=_run_id(spec.stage_dir))
+        if dropped is not None:
+            report["transform"] = {**report.get("transform", {}), "records_dropped": removed}
         finished = time.time()
         seconds = finished - report.get("started_at", finished)
         report.update(
@@ -252,9 +268,7 @@ class _PublishFn(beam.DoFn):
                 names = [
                     files.shard_name(_PREFIX, i, len(parts), suffix) for i in range(len(parts))
                 ]
-                FileSystems.rename(
-                    [p.path for p in parts], [FileSystems.join(folder, n) for n in names]
-                )
+                _move([p.path for p in parts], [FileSystems.join(folder, n) for n in names])
             result[name] = {
                 "examples": sum(p.records for p in parts),
                 "files": [f"Split-{name}/{n}" for n in names],
@@ -270,13 +284,38 @@ class _PublishFn(beam.DoFn):
         names = [
             files.shard_name("bad_records", i, len(parts), ".jsonl") for i in range(len(parts))
         ]
-        FileSystems.rename([p.path for p in parts], [FileSystems.join(folder, n) for n in names])
+        _move([p.path for p in parts], [FileSystems.join(folder, n) for n in names])
         return [f"errors/{n}" for n in names]
 
 
 def _mkdirs(path: str) -> None:
     with contextlib.suppress(OSError):  # Beam raises IOError when it exists
         FileSystems.mkdirs(path)
+
+
+def _run_id(stage_dir: str) -> str:
+    return files.basename(stage_dir).rsplit("-", 1)[-1]
+
+
+def _move(sources: list[str], targets: list[str]) -> None:
+    """Renames; a pair already moved (by an earlier attempt of a retried
+    bundle) is skipped, so the commit step can be retried."""
+    pending = [
+        (s, t)
+        for s, t in zip(sources, targets, strict=True)
+        if FileSystems.exists(s) or not FileSystems.exists(t)
+    ]
+    if pending:
+        FileSystems.rename([s for s, _ in pending], [t for _, t in pending])
+
+
+def _published_report(output_dir: str, stage_dir: str) -> dict | None:
+    """The output's report if this run published it (an earlier attempt did)."""
+    try:
+        report = json.loads(files.read_bytes(FileSystems.join(output_dir, REPORT_NAME)))
+    except (OSError, ValueError):
+        return None
+    return report if report.get("run_id") == _run_id(stage_dir) else None
 
 
 def _publish(final: str, output_dir: str, overwrite: bool) -> None:
@@ -288,11 +327,20 @@ def _publish(final: str, output_dir: str, overwrite: bool) -> None:
     if files.is_local(output_dir):
         output_dir = output_dir.rstrip("/")
         aside = None
-        if os.path.isdir(output_dir) and os.listdir(output_dir):
+        if overwrite and os.path.isdir(output_dir) and os.listdir(output_dir):
             aside = f"{final}.replaced"
-            os.rename(output_dir, aside)
+            try:
+                os.rename(output_dir, aside)
+            except FileNotFoundError:  # another run with --overwrite moved it first
+                aside = None
         os.makedirs(os.path.dirname(os.path.abspath(output_dir)), exist_ok=True)
-        os.replace(final, output_dir)  # atomic; replaces an empty folder
+        try:
+            os.replace(final, output_dir)  # atomic; replaces an empty folder
+        except OSError as e:  # not empty: another run published between check and rename
+            raise OutputError(
+                f"--output: {output_dir!r} was filled by another run while this one worked; "
+                f"nothing was published ({e.strerror})"
+            ) from e
         if aside:
             files.delete_tree(aside)
         return

@@ -9,6 +9,7 @@ duplicate and a failed run leaves nothing in the output.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import uuid
 import zlib
 from collections.abc import Iterator, Mapping
@@ -118,11 +119,68 @@ class _WriteSplitFn(beam.DoFn):
         self._writers = {}
 
 
+class _WriteSortedShardFn(beam.DoFn):
+    """(shard, lists of examples) to one uncompressed part holding the shard's
+    examples in sorted order, at a path fixed by split and shard (a retried
+    bundle rewrites the same file)."""
+
+    def __init__(self, stage_dir: str, split: str) -> None:
+        self._folder = FileSystems.join(stage_dir, f"Split-{split}")
+        self._split = split
+        self._bytes = beam.metrics.Metrics.counter(_NAMESPACE, f"bytes_written_{split}")
+
+    def process(self, shard_lists: tuple[int, list[list[bytes]]]) -> Iterator[StagedFile]:
+        shard, lists = shard_lists
+        examples = sorted(itertools.chain.from_iterable(lists))
+        path = FileSystems.join(self._folder, f"sorted-{shard:05d}")
+        writer = _PartWriter(path, compress=False)
+        for start in range(0, len(examples), 4096):
+            chunk = examples[start : start + 4096]
+            data = frame_records(chunk)
+            self._bytes.inc(len(data))
+            writer.write(data, len(chunk))
+        writer.close()
+        yield StagedFile(split=self._split, path=path, records=len(examples), shard=shard)
+
+
+def _by_shard(examples: list[bytes], num_shards: int) -> Iterator[tuple[int, list[bytes]]]:
+    """A batch's examples grouped by shard (crc32 of the bytes: a function of the
+    example alone, so the same example always lands in the same shard)."""
+    shards: dict[int, list[bytes]] = {}
+    for example in examples:
+        shards.setdefault(zlib.crc32(example) % num_shards, []).append(example)
+    yield from shards.items()
+
+
+_SCATTER = 64
+
+
+def _scatter(examples: list[bytes]) -> Iterator[list[bytes]]:
+    """A batch in random order, cut into lists of `_SCATTER` that the reshuffle
+    spreads over the split (no element per example: a list per 64)."""
+    import random
+
+    examples = list(examples)
+    random.shuffle(examples)
+    for start in range(0, len(examples), _SCATTER):
+        yield examples[start : start + _SCATTER]
+
+
 class WriteSplits(beam.PTransform):
     """{split: PCollection[list[bytes]]} to staged part files.
 
     Returns a PCollection of `StagedFile`. `CommitOutput` turns them into
     `Split-<name>/data_tfrecord-SSSSS-of-NNNNN.gz`.
+
+    `deterministic` (needs `num_shards`): each example goes to the shard its
+    bytes hash to and each shard's examples are written sorted, so a rerun
+    writes byte-identical files, whatever the runner, its parallelism or the
+    bundles. It costs a GroupByKey: a shard's examples are held in memory at
+    once, and the runner's shuffle holds or spills the whole data set.
+    `shuffle`: the examples are reshuffled before writing (as TFX's ExampleGen
+    does), so files do not follow the input's order: each batch is shuffled,
+    cut into lists of 64 and the lists are reshuffled across the split. It
+    costs a shuffle of the whole data too.
 
     Args:
         stage_dir: the run's private stage folder (on any Beam filesystem).
@@ -140,8 +198,15 @@ class WriteSplits(beam.PTransform):
         num_shards: int = 0,
         compression: str = "gzip",
         compression_level: int = 6,
+        deterministic: bool = False,
+        shuffle: bool = False,
     ) -> None:
         super().__init__()
+        if deterministic and (not num_shards or shuffle):
+            raise ConfigError(
+                "--deterministic: needs a fixed --num-shards and cannot go with --shuffle; "
+                f"got num_shards={num_shards!r}, shuffle={shuffle!r}"
+            )
         if compression not in COMPRESSIONS:
             raise ConfigError(f"--compression: {compression!r} is not one of {list(COMPRESSIONS)}")
         if isinstance(num_shards, bool) or not isinstance(num_shards, int) or num_shards < 0:
@@ -154,8 +219,26 @@ class WriteSplits(beam.PTransform):
         self.num_shards = num_shards
         self.compression = compression
         self.compression_level = compression_level
+        self.deterministic = deterministic
+        self.shuffle = shuffle
 
     def expand(self, splits: Mapping[str, beam.PCollection]) -> beam.PCollection:
+        if self.deterministic:
+            staged = [
+                pcoll
+                | f"Shard[{name}]" >> beam.FlatMap(_by_shard, self.num_shards)
+                | f"GroupShards[{name}]" >> beam.GroupByKey()
+                | f"WriteSorted[{name}]" >> beam.ParDo(_WriteSortedShardFn(self.stage_dir, name))
+                for name, pcoll in splits.items()
+            ]
+            return staged | "FlattenStaged" >> beam.Flatten()
+        if self.shuffle:
+            splits = {
+                name: pcoll
+                | f"Scatter[{name}]" >> beam.FlatMap(_scatter)
+                | f"Reshuffle[{name}]" >> beam.Reshuffle()
+                for name, pcoll in splits.items()
+            }
         staged = [
             pcoll
             | f"Write[{name}]"
