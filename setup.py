@@ -15,6 +15,7 @@ CORE = [
     "tensorflow-metadata>=1.21,<1.22",
     "pyarrow>=18",
     "fastavro>=1.9,<2",
+    "polars>=2.1,<3",  # ReadAvro's columnar decoder (polars.read_avro); fastavro is the fallback
     "cramjam>=2.6",  # fastavro's snappy codec (Spark writes snappy Avro by default)
     "pillow>=10",
     "google-crc32c>=1.5",

@@ -3,12 +3,16 @@
 Work units are byte ranges of a file (`desired_bundle_size`, as Beam's
 `ReadAllFromAvro`); a unit reads the blocks whose sync marker ends in its
 range, so a big file is read in parallel and every block exactly once. Only
-headers are read when the pipeline is built. fastavro decodes blocks (every
-codec it knows); ~10k records at a time become a `RecordBatch` in one C-level
-call. Date, time, timestamp and uuid annotations are dropped from the schema
-fastavro decodes with, so those values arrive as the ints/strings Avro stores
-and Arrow types them column-wise (no Python object per value, no range error
-for sentinels such as the largest long).
+headers are read when the pipeline is built. Runs of blocks holding ~10k
+records are decoded straight into Arrow columns by polars' Avro reader
+(`_avro_columns`: the file's header plus the blocks' bytes is an Avro file to
+it). fastavro, one dict per record, then `RecordBatch.from_pylist`, decodes
+the rest: every block of a schema or codec polars does not read as fastavro
+does, and blocks polars fails on or whose values break the value contract,
+so that fastavro reports what is bad. Date, time, timestamp and uuid
+annotations are dropped from the schema both decode with, so those values
+arrive as the ints/strings Avro stores and Arrow types them column-wise (no
+Python object per value, no range error for sentinels such as the largest long).
 
 A block that cannot be read (bad sync marker, truncated, undecodable) is one
 bad record whose `record` is its byte offset; reading resumes at the next
@@ -33,6 +37,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_ingest.arrow_values import drop_rows, to_example_columns, unsupported_columns
 from beam_ingest.bad_records import BadRecord
+from beam_ingest.connectors._avro_columns import ColumnsReader, Frames, columns_reader, frame_blocks
 from beam_ingest.connectors._outputs import check_pattern, source_outputs
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import FileInfo, match_files
@@ -139,6 +144,7 @@ class _Header(NamedTuple):
     raw: bytes  # the header fastavro decodes blocks with (see `_PLAIN_LOGICAL`)
     end: int  # offset of the first block
     sync: bytes
+    declared: Any  # the writer schema, as the file states it (JSON)
 
 
 def _open(path: str):
@@ -151,9 +157,9 @@ def _read_header(f) -> _Header:
     f.seek(end - _SYNC_SIZE)
     sync = f.read(_SYNC_SIZE)
     raw = io.BytesIO()
-    plain = _plain(json.loads(reader.metadata["avro.schema"]))
-    fastavro.writer(raw, plain, [], codec=reader.codec, sync_marker=sync)
-    return _Header(reader.writer_schema, reader.codec, raw.getvalue(), end, sync)
+    declared = json.loads(reader.metadata["avro.schema"])
+    fastavro.writer(raw, _plain(declared), [], codec=reader.codec, sync_marker=sync)
+    return _Header(reader.writer_schema, reader.codec, raw.getvalue(), end, sync, declared)
 
 
 def _plain(schema: Any) -> Any:
@@ -347,7 +353,12 @@ def _records_before(f, header: _Header, size: int, first: int) -> int:
 
 
 class _ReadUnitFn(beam.DoFn):
-    """One byte range of a file to RecordBatches, bad records and a count."""
+    """One byte range of a file to RecordBatches, bad records and a count.
+
+    Runs of blocks holding about `_BATCH_ROWS` records are decoded by polars
+    into columns (`_avro_columns`); blocks polars cannot read, and every block
+    of a schema it does not read, are decoded by fastavro into dicts, which
+    report bad blocks and records."""
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self._names = list(names)
@@ -357,42 +368,76 @@ class _ReadUnitFn(beam.DoFn):
 
     def process(self, unit: tuple[str, int, int, int]) -> Iterator:
         path, start, stop, size = unit
-        read, records, ordinals, ordinal = 0, [], [], 0
+        read = ordinal = 0  # records read; the file's records before `pos`, from `first`
         with _open(path) as f:
             header = _read_header(f)
             arrow = _arrow_schema(header.schema)
-            first = header.end
+            pos = first = header.end
             if start > header.end:
-                first = _next_sync(f, start - _SYNC_SIZE, header.sync, size)
+                pos = first = _next_sync(f, start - _SYNC_SIZE, header.sync, size)
             first_index = functools.partial(_records_before, f, header, size, first)
-            for pos, end, block, error in _blocks(f, header, size, first, stop):
-                if error is None:
-                    try:
-                        rows = list(block)
-                    except Exception as e:  # noqa: BLE001 - an undecodable block
-                        error = e
-                if error is not None:
-                    read += 1
-                    self._corrupt.inc()
-                    f.seek(pos)
-                    reason = (
-                        f"corrupt Avro block at byte {pos}: {type(error).__name__}: {error}; "
-                        f"bytes {pos}-{end} skipped (resumed at the next sync marker)"
-                    )
-                    yield self._bad_record(path, pos, reason, repr(f.read(32)))
-                    ordinal += block.num_records if block is not None else 0
-                    continue
-                read += len(rows)
-                records += rows
-                ordinals += range(ordinal, ordinal + len(rows))
-                ordinal += len(rows)
-                if len(records) >= _BATCH_ROWS:
-                    yield from self._flush(path, records, ordinals, arrow, first_index)
-                    records, ordinals = [], []
-            if records:
-                yield from self._flush(path, records, ordinals, arrow, first_index)
+            columns = columns_reader(header.declared, header.codec, header.sync, arrow)
+            while pos < min(stop, size):
+                slow_stop = stop
+                if columns is not None:
+                    frames = frame_blocks(f, header.sync, pos, stop, size, _BATCH_ROWS)
+                    batch = self._columns(columns, frames)
+                    if batch is not None:
+                        if batch.num_rows:
+                            yield batch
+                        read, ordinal, pos = read + frames.rows, ordinal + frames.rows, frames.end
+                        continue
+                    # fastavro decodes these blocks again, or the one at `pos` that does not frame.
+                    slow_stop = (frames.offsets[-1] if frames.offsets else pos) + 1
+                pos, n, ordinal = yield from self._decode_rows(
+                    path, f, header, arrow, first_index, size, (pos, slow_stop), ordinal
+                )
+                read += n
         self._read.inc(read)
         yield beam.pvalue.TaggedOutput("counts", (path, read))
+
+    def _columns(self, columns: ColumnsReader, frames: Frames) -> pa.RecordBatch | None:
+        """The framed blocks under the value contract, if polars reads them and all
+        their values fit (else fastavro decodes them, to report what does not)."""
+        batch = columns.read(frames.data, frames.rows) if frames.offsets else None
+        if batch is None:
+            return None
+        converted, late = to_example_columns(batch)
+        return None if late else converted.select(self._names)
+
+    def _decode_rows(self, path, f, header, arrow, first_index, size, span, ordinal) -> Iterator:
+        """Decodes the blocks starting in `span` (start, stop) with fastavro; returns
+        (where it stopped, records read, `ordinal` after: the file's records before
+        that point, counted from the unit's first block)."""
+        pos, stop = span
+        read, records, ordinals, end = 0, [], [], pos
+        for at, end, block, error in _blocks(f, header, size, pos, stop):
+            if error is None:
+                try:
+                    rows = list(block)
+                except Exception as e:  # noqa: BLE001 - an undecodable block
+                    error = e
+            if error is not None:
+                read += 1
+                self._corrupt.inc()
+                f.seek(at)
+                reason = (
+                    f"corrupt Avro block at byte {at}: {type(error).__name__}: {error}; "
+                    f"bytes {at}-{end} skipped (resumed at the next sync marker)"
+                )
+                yield self._bad_record(path, at, reason, repr(f.read(32)))
+                ordinal += block.num_records if block is not None else 0
+                continue
+            read += len(rows)
+            records += rows
+            ordinals += range(ordinal, ordinal + len(rows))
+            ordinal += len(rows)
+            if len(records) >= _BATCH_ROWS:
+                yield from self._flush(path, records, ordinals, arrow, first_index)
+                records, ordinals = [], []
+        if records:
+            yield from self._flush(path, records, ordinals, arrow, first_index)
+        return end, read, ordinal
 
     def _bad_record(self, path: str, record: int, reason: str, raw: str):
         self._bad.inc()

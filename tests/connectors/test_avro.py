@@ -5,21 +5,28 @@ from __future__ import annotations
 import collections
 import datetime
 import decimal
+import functools
 import glob
 import importlib.util
 import io
 import os
 import re
 import uuid
+import zlib
+from unittest import mock
 
 import apache_beam as beam
+import cramjam
 import fastavro
+import pyarrow as pa
 import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam_ingest import IngestConfig
+from beam_ingest.connectors import avro as avro_connector
+from beam_ingest.connectors._avro_columns import columns_reader
 from beam_ingest.connectors.avro import ReadAvro
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import read_records
@@ -544,7 +551,209 @@ def test_display_data():
     assert ReadAvro("a/*.avro").display_data()["file_pattern"] == "a/*.avro"
 
 
-# --- 5. parity with TFX's Avro executor on its own test data ------------------
+# --- 5. the columnar path (polars) and the fastavro path give the same ------
+
+# Every type polars reads: TYPES without a named-type reference (maybe_point
+# is inline here), with arrays and nullables of fixed and decimal.
+MAYBE_POINT = record_schema(
+    ("x", "int"),
+    ("label", ["null", "string"]),
+    ("inner", record_schema(("z", "double"), name="MaybeInner")),
+    name="MaybePoint",
+)
+PRICE = {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}
+COLUMNAR = {
+    **TYPES,
+    "fields": [
+        *(f for f in TYPES["fields"] if f["name"] != "maybe_point"),
+        *record_schema(
+            ("maybe_point", ["null", MAYBE_POINT]),
+            ("maybe_hash", ["null", {"type": "fixed", "name": "Short", "size": 2}]),
+            ("hashes", {"type": "array", "items": {"type": "fixed", "name": "H", "size": 3}}),
+            ("prices", {"type": "array", "items": PRICE}),
+            ("maybe_items", {"type": "array", "items": ["null", "long"]}),
+            ("note", {"type": "string", "logicalType": "unknown-to-both"}),
+        )["fields"],
+    ],
+}
+EXTRA = {
+    VALUES["id"]: {
+        "maybe_hash": b"ab",
+        "hashes": [b"abc", b"xyz"],
+        "prices": [decimal.Decimal(-1)],
+    },
+    ZEROS["id"]: {"maybe_hash": bytes(2), "hashes": [], "prices": []},
+    NULLS["id"]: {"maybe_hash": None, "hashes": [bytes(3)], "prices": [decimal.Decimal("0.01")]},
+}
+
+
+def columnar_records(count: int) -> list[dict]:
+    """VALUES, ZEROS and NULLS in turn, with ids 0..count-1 and varying values."""
+    records = []
+    for i in range(count):
+        base = (VALUES, ZEROS, NULLS)[i % 3]
+        records.append(
+            {
+                **base,
+                **EXTRA[base["id"]],
+                "id": i,
+                "long": base["long"] - i,
+                "text": f"{base['text']}{i}",
+                "maybe_items": [i, -i][: i % 3],
+                "note": "n",
+            }
+        )
+    return records
+
+
+def read_units(path: str, *, columnar: bool, bundle: int = 0, batch_rows: int = 10_000):
+    """ReadAvro's work units of one file, each through its DoFn in this process:
+    (the batches as one table, bad records, records read). `columnar=False`
+    switches polars off, as for a schema it does not read."""
+    size = os.path.getsize(path)
+    names = avro_connector._common_schema(avro_connector.match_files(path)).names
+    fn = avro_connector._ReadUnitFn(tuple(names))
+    reader = avro_connector.columns_reader if columnar else lambda *_: None
+    batches, bad, read = [], [], 0
+    with (
+        mock.patch.object(avro_connector, "_BATCH_ROWS", batch_rows),
+        mock.patch.object(avro_connector, "columns_reader", reader),
+    ):
+        for start in range(0, size, bundle or size):
+            for out in fn.process((path, start, min(start + (bundle or size), size), size)):
+                if isinstance(out, pa.RecordBatch):
+                    batches.append(out)
+                elif out.tag == "bad_records":
+                    bad.append(out.value)
+                else:
+                    read += out.value[1]
+    return pa.Table.from_batches(batches).combine_chunks(), bad, read
+
+
+def fastavro_decodes_nothing(*args):
+    raise AssertionError("fastavro decoded blocks that polars should have")
+
+
+def reader_for(path: str):
+    """`columns_reader` for a file, as ReadAvro makes it."""
+    with open(path, "rb") as f:
+        header = avro_connector._read_header(f)
+    arrow = avro_connector._arrow_schema(header.schema)
+    return columns_reader(header.declared, header.codec, header.sync, arrow)
+
+
+@pytest.mark.parametrize("codec", ["null", "deflate", "snappy"])
+def test_columnar_path_reads_every_type_as_fastavro(tmp_path, codec):
+    records = columnar_records(300)
+    path = write_avro(tmp_path / "c.avro", COLUMNAR, records, codec=codec, sync_interval=2000)
+    assert len(file_blocks(path)) > 5 and reader_for(path) is not None
+    with mock.patch.object(avro_connector, "_blocks", fastavro_decodes_nothing):
+        fast = read_units(path, columnar=True, batch_rows=70)
+    slow = read_units(path, columnar=False)
+    assert fast[1:] == slow[1:] == ([], 300)
+    assert fast[0].column("id").to_pylist() == list(range(300))
+    assert fast[0].schema == slow[0].schema and fast[0].num_columns == 37
+    for name in fast[0].column_names:  # one by one, for a readable failure
+        assert fast[0].column(name).equals(slow[0].column(name)), name
+
+
+def test_tfx_test_data_takes_the_columnar_path():
+    assert reader_for(os.path.join(TFX_INPUT, "avro", "data.avro")) is not None
+
+
+ENUM = {"type": "enum", "name": "E", "symbols": ["A", "B"]}
+
+
+@pytest.mark.parametrize(
+    ("field_type", "value", "codec"),
+    [
+        ("Item", None, "null"),  # a reference to a named type
+        (["null", ENUM], "B", "null"),
+        (["null", record_schema(("e", ENUM), name="Inner")], {"e": "A"}, "null"),
+        ({"type": "array", "items": ENUM}, ["A", "B"], "null"),
+        ({"type": "bytes", "logicalType": "decimal", "precision": 39}, decimal.Decimal(5), "null"),
+        (
+            {"type": "fixed", "name": "D", "size": 17, "logicalType": "decimal", "precision": 9},
+            decimal.Decimal(5),
+            "null",
+        ),
+        (record_schema(("n", "null"), ("v", "long"), name="Inner"), {"n": None, "v": 1}, "null"),
+        ("long", 5, "bzip2"),
+    ],
+    ids=[
+        "named-reference",
+        "nullable-enum",
+        "enum-in-nullable-record",
+        "array-of-enums",
+        "decimal256",
+        "decimal-of-17-bytes",
+        "null-in-a-record",
+        "bzip2",
+    ],
+)
+def test_schemas_polars_does_not_read_are_read_by_fastavro(tmp_path, field_type, value, codec):
+    schema = record_schema(("id", "long"), ("x", field_type))
+    if field_type == "Item":  # a second field of the named type "Item"
+        item = record_schema(("v", "long"), name="Item")
+        schema = record_schema(("id", "long"), ("a", item), ("x", "Item"))
+        value = {"v": 7}
+    records = [{"id": i, "x": value, "a": value} for i in range(3)]
+    path = write_avro(tmp_path / "x.avro", schema, records, codec=codec)
+    assert reader_for(path) is None
+    table, bad, read = read_units(path, columnar=True)
+    assert (table.column("id").to_pylist(), bad, read) == ([0, 1, 2], [], 3)
+
+
+def long_bytes(n: int) -> bytes:
+    """An Avro long: zig-zag varint."""
+    n, out = (n << 1) ^ (n >> 63), bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    return bytes([*out, n])
+
+
+EMPTY_BLOCK_DATA = {
+    "null": b"",
+    "deflate": (lambda c: c.compress(b"") + c.flush())(zlib.compressobj(wbits=-15)),
+    "snappy": bytes(cramjam.snappy.compress_raw(b"")) + zlib.crc32(b"").to_bytes(4, "big"),
+}
+
+
+@pytest.mark.parametrize("codec", ["null", "deflate", "snappy"])
+def test_blocks_of_no_records_on_the_columnar_path(tmp_path, codec):
+    """Valid, but polars fails on a compressed one: they are left out of its input."""
+    records = [{"id": i, "name": f"n{i}"} for i in range(100)]
+    data = fastavro_bytes(SIMPLE, records, codec=codec, sync_interval=100)
+    blocks = blocks_of(data)
+    sync = data[blocks[0][0] - 16 : blocks[0][0]]
+    empty = long_bytes(0) + long_bytes(len(EMPTY_BLOCK_DATA[codec])) + EMPTY_BLOCK_DATA[codec]
+    at = blocks[2][0]
+    path = tmp_path / "e.avro"
+    path.write_bytes(data[:at] + empty + sync + data[at:] + empty + sync)
+    assert [len(r) for _, _, r in file_blocks(str(path))].count(0) == 2  # fastavro agrees
+    with mock.patch.object(avro_connector, "_blocks", fastavro_decodes_nothing):
+        for batch_rows in (10_000, 1):  # all blocks at once; one block at a time
+            table, bad, read = read_units(str(path), columnar=True, batch_rows=batch_rows)
+            assert (table.column("id").to_pylist(), bad, read) == (list(range(100)), [], 100)
+
+
+@pytest.mark.parametrize("bundle", [0, 700])
+def test_corrupt_file_gives_the_same_bad_records_on_both_paths(corrupt_file, bundle):
+    """Blocks polars fails on (or whose values break the contract) are decoded
+    again by fastavro, after and before runs of good blocks read by polars."""
+    path, ids, bad = corrupt_file
+    assert reader_for(path) is not None
+    fast = read_units(path, columnar=True, bundle=bundle, batch_rows=40)
+    slow = read_units(path, columnar=False, bundle=bundle)
+    assert fast[0].column("id").to_pylist() == ids
+    assert fast[0].equals(slow[0])
+    by_record = functools.partial(sorted, key=lambda b: b.record)
+    assert by_record(fast[1]) == by_record(slow[1]) and len(fast[1]) == len(bad)
+    assert fast[2] == slow[2] == len(ids) + len(bad)
+
+
+# --- 6. parity with TFX's Avro executor on its own test data ------------------
 
 TFX_ROOT = importlib.util.find_spec("tfx").submodule_search_locations[0]
 TFX_INPUT = os.path.join(TFX_ROOT, "components", "testdata", "external")
