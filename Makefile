@@ -17,7 +17,7 @@ TFX_DEPS   := "tf-keras==2.21.*" "pydot<2" "docker<8" "jinja2<4" "portpicker<2" 
 
 TAXI_CSV = $(VENV)/lib/python3.11/site-packages/tfx/examples/chicago_taxi_pipeline/data/simple/data.csv
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean template-spec
 
 install: $(STAMP)
 
@@ -42,6 +42,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check beam_ingest transforms connectors tests benchmarks examples
 	$(BIN)/ruff format --check beam_ingest transforms connectors tests benchmarks examples
+
+template-spec: $(STAMP)
+	$(BIN)/python templates/spec.py --check
 
 bench: $(STAMP)  # over an hour on 2 cores; smoke run: benchmarks/run.py --quick --scaling
 	$(BIN)/python benchmarks/run.py --scaling
