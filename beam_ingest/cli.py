@@ -222,6 +222,9 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     finally:
         if progress:
             progress.stop()
+    if options.get_all_options().get("dry_run"):
+        print("Dry run: the job was built, not submitted; nothing was written")
+        return 0
     _print_summary(config.output_dir, time.time() - started)
     return 0
 

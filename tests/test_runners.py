@@ -222,7 +222,9 @@ def test_dataflow_job_description_with_setup_file_is_built_offline(inputs, tmp_p
 def test_cli_passes_dataflow_options_through(inputs, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["run", *inputs["csv"], "--output", str(out), "--", *DATAFLOW])
-    assert code == 0, capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Dry run: the job was built, not submitted" in captured.out
     assert not out.exists()
 
 
