@@ -7,6 +7,7 @@ paths, gs:// and s3:// work the same way.
 from __future__ import annotations
 
 import dataclasses
+import os
 import posixpath
 import struct
 from collections.abc import Iterable, Iterator
@@ -28,9 +29,20 @@ class FileInfo:
 def match_files(pattern: str, *, argument: str = "--input") -> list[FileInfo]:
     """Files matching a glob, sorted by path (the order is part of determinism).
 
+    On local paths nothing matched is dropped silently: a pattern that names
+    a folder, a broken symbolic link among the matches (Beam's listing skips
+    them) or a file that cannot be read is a `ConfigError`. Folders matched by
+    a glob are not files and are not listed.
+
     Raises:
-        ConfigError: the pattern is malformed or matches no file.
+        ConfigError: the pattern is malformed or matches no file; on local
+            paths also the cases above.
     """
+    if is_local(pattern) and os.path.isdir(pattern):
+        raise ConfigError(
+            f"{argument}: {pattern!r} is a folder; give a pattern of files, "
+            f"e.g. {os.path.join(pattern, '*')!r}"
+        )
     try:
         results = FileSystems.match([pattern])
     except Exception as e:
@@ -44,7 +56,37 @@ def match_files(pattern: str, *, argument: str = "--input") -> list[FileInfo]:
     )
     if not infos:
         raise ConfigError(f"{argument}: no file matches {pattern!r}")
+    if is_local(pattern):
+        _check_local(pattern, infos, argument)
     return infos
+
+
+def _check_local(pattern: str, infos: list[FileInfo], argument: str) -> None:
+    """Broken symbolic links the pattern matches, and files that cannot be read."""
+    from apache_beam.io.filesystem import FileMetadata
+
+    prefix = pattern.split("*")[0].split("?")[0].split("[")[0]
+    folder = os.path.dirname(prefix) or "."
+    broken = [  # as Beam lists (os.walk of the folder before the first glob character)
+        os.path.join(root, name)
+        for root, _, names in (os.walk(folder) if prefix != pattern else ())
+        for name in names
+        if not os.path.exists(os.path.join(root, name))
+    ]
+    if broken:
+        fs = FileSystems.get_filesystem(pattern)
+        listed = [FileMetadata(path, 0, 0) for path in sorted(broken)]
+        for match in fs.match_files(listed, pattern):
+            raise ConfigError(
+                f"{argument}: {match.path!r} is a broken symbolic link "
+                f"(to {os.readlink(match.path)!r}); remove it or fix its target"
+            )
+    for info in infos:
+        try:
+            with open(info.path, "rb") as f:
+                f.read(1)
+        except OSError as e:
+            raise ConfigError(f"{argument}: cannot read {info.path!r}: {e}") from e
 
 
 def join(base: str, *parts: str) -> str:

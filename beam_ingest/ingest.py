@@ -117,9 +117,7 @@ def _check_output_path(output_dir: str) -> None:
         )
     folder = existing if existing != path else os.path.dirname(path)
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(
-            f"--output: {output_dir!r} cannot be created: {folder!r} is not writable"
-        )
+        raise ConfigError(f"--output: {output_dir!r} cannot be created: {folder!r} is not writable")
 
 
 def _check_inputs_outside_output(inputs: Mapping[str, list[dict]], output_dir: str) -> None:

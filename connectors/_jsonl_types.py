@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -77,12 +78,67 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
     return out
 
 
+#: Objects and arrays nested deeper than this are bad records. pyarrow's JSON
+#: parser recurses without a limit (it crashes the process at some 10,000
+#: levels) and json.loads stops at Python's recursion limit; this keeps both
+#: far away and gives every record the same fate on the fast and slow paths.
+MAX_DEPTH = 100
+_QUOTE, _BACKSLASH, _NL = ord('"'), ord("\\"), ord("\n")
+_OPENS, _CLOSES = (ord("{"), ord("[")), (ord("}"), ord("]"))
+
+
+def too_deep(data: bytes) -> bool:
+    """True if a line of `data` nests objects and arrays deeper than MAX_DEPTH.
+
+    A line cannot nest deeper than it has opening brackets; only lines with
+    more than MAX_DEPTH of them are measured exactly (`max_depth`).
+    """
+    a = np.frombuffer(data, np.uint8)
+    opens = ((a == _OPENS[0]) | (a == _OPENS[1])).view(np.uint8)
+    if int(np.count_nonzero(opens)) <= MAX_DEPTH:
+        return False
+    starts = np.concatenate(([0], np.flatnonzero(a[:-1] == _NL) + 1))
+    per_line = np.add.reduceat(opens, starts, dtype=np.int64)
+    return bool(per_line.max() > MAX_DEPTH) and max_depth(data) > MAX_DEPTH
+
+
+def max_depth(data: bytes) -> int:
+    """The deepest nesting of objects and arrays in any line of `data`, brackets
+    inside strings not counted (exact for valid JSON lines; columnar: Python
+    runs only for quotes preceded by a backslash)."""
+    a = np.frombuffer(data, np.uint8)
+    brackets = (a == _OPENS[0]) | (a == _OPENS[1]) | (a == _CLOSES[0]) | (a == _CLOSES[1])
+    if not brackets.any():
+        return 0
+    events = np.flatnonzero(brackets | (a == _QUOTE) | (a == _NL))
+    kinds = a[events]
+    quote = kinds == _QUOTE
+    # A quote opens or closes a string unless an odd run of backslashes precedes it.
+    for i in np.flatnonzero(quote & (a[np.maximum(events - 1, 0)] == _BACKSLASH) & (events > 0)):
+        position, run = int(events[i]) - 1, 0
+        while position >= 0 and a[position] == _BACKSLASH:
+            position, run = position - 1, run + 1
+        quote[i] = run % 2 == 0
+    order = np.arange(len(events))
+    last_newline = np.maximum.accumulate(np.where(kinds == _NL, order, -1))
+
+    def since_line_start(counts: np.ndarray) -> np.ndarray:
+        return counts - np.where(last_newline >= 0, counts[np.maximum(last_newline, 0)], 0)
+
+    outside = since_line_start(np.cumsum(quote)) % 2 == 0
+    step = ((kinds == _OPENS[0]) | (kinds == _OPENS[1])).astype(np.int64)
+    step -= (kinds == _CLOSES[0]) | (kinds == _CLOSES[1])
+    return int(since_line_start(np.cumsum(np.where(outside, step, 0))).max())
+
+
 def parse_line(raw: bytes) -> tuple[dict | None, str | None]:
     """One line to (object, None), or (None, why it is not a record)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         return None, f"invalid UTF-8 at byte {e.start} of the line"
+    if too_deep(raw):
+        return None, f"invalid JSON: nested too deeply (more than {MAX_DEPTH} levels)"
     try:
         value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except _NotJson as e:

@@ -16,9 +16,11 @@ transparency. TensorFlow cannot decode TIFF: there the same mode rule holds
 (CMYK 4, I and F 1).
 
 Only the header is parsed (`PIL.Image.open` is lazy) unless `verify=True`,
-which decodes every frame to catch truncated data. An image above Pillow's
-decompression-bomb limit (`PIL.Image.MAX_IMAGE_PIXELS`, read as each image is
-opened; its warning range included) is a bad record.
+which decodes every frame to catch truncated or corrupt data. Without it, a
+PNG without its IEND chunk or a JPEG without an end-of-image marker after its
+last scan is a bad record (truncated; a cheap check of the bytes, no decode).
+An image above Pillow's decompression-bomb limit (`PIL.Image.MAX_IMAGE_PIXELS`,
+read as each image is opened; its warning range included) is a bad record.
 
 Work units are groups of files (up to 256 files or 64 MiB, by the sizes the
 match returned), each giving one RecordBatch; a bigger file is a unit of its
@@ -382,6 +384,8 @@ def _inspect(data: bytes, verify: bool) -> tuple[tuple[str, int, int, int] | Non
                 )
             fmt = _FORMATS[img.format]
             channels = _channels(fmt, img, data)
+            if not verify and (missing := _missing_end(fmt, data)):
+                return None, f"truncated: the file ends without {missing}"
             if verify:
                 for frame in ImageSequence.Iterator(img):
                     frame.load()
@@ -392,6 +396,19 @@ def _inspect(data: bytes, verify: bool) -> tuple[tuple[str, int, int, int] | Non
     except Exception as e:  # noqa: BLE001 - Pillow raises many types on corrupt data
         return None, f"corrupt image: {type(e).__name__}: {e}"
     return (fmt, height, width, channels), ""
+
+
+def _missing_end(fmt: str, data: bytes) -> str:
+    """What a PNG or JPEG file lacks at its end if it was cut short (found
+    without decoding: the IEND chunk; an end-of-image marker after the last
+    start of scan, markers that cannot occur inside compressed data), else ""."""
+    if fmt == "png" and data.rfind(b"IEND", 8) < 0:
+        return "the PNG IEND chunk"
+    if fmt == "jpeg":
+        scan = data.rfind(b"\xff\xda")
+        if scan < 0 or data.rfind(b"\xff\xd9") < scan:
+            return "the JPEG end-of-image marker after its last scan"
+    return ""
 
 
 def _channels(fmt: str, img: Image.Image, data: bytes) -> int:

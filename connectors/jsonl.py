@@ -36,8 +36,9 @@ scalar before (`ToTFExample` writes `x` and `[x]` alike).
 
 Always bad records: a line that is not valid UTF-8 or not valid JSON
 (including NaN/Infinity literals and pretty-printed objects spread over
-lines), not an object, an object with a repeated key or a lone surrogate
-escape, a null inside an array, a number beyond the float range.
+lines), nested more than 100 levels deep, not an object, an object with a
+repeated key or a lone surrogate escape, a null inside an array, a number
+beyond the float range.
 """
 
 from __future__ import annotations
@@ -202,7 +203,10 @@ def _records_if_one_per_line(chunk: bytes) -> int | None:
 
 
 def _parse(chunk: bytes, schema: pa.Schema | None) -> pa.Table | None:
-    """pyarrow's reading of a chunk, or None where pyarrow rejects it."""
+    """pyarrow's reading of a chunk, or None where pyarrow rejects it (or would
+    crash on it: it recurses without limit into nested objects)."""
+    if types.too_deep(chunk):
+        return None
     options = (
         pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
         if schema is not None

@@ -320,9 +320,15 @@ def test_bad_images_with_verify_and_a_lowered_bomb_limit(bad_root, tmp_path, mon
 
 def test_without_verify_only_headers_are_checked(bad_root, tmp_path):
     report, out = _run(tmp_path, ReadImages(str(bad_root / "**")), max_bad_records=10)
-    assert set(_examples(out)) == {"x/good.png", "x/truncated.png", "x/truncated.jpg", "x/big.png"}
+    assert set(_examples(out)) == {"x/good.png", "x/big.png"}
     reasons = _reasons(out, bad_root)
+    assert reasons["truncated.png"] == "truncated: the file ends without the PNG IEND chunk"
+    assert reasons["truncated.jpg"] == (
+        "truncated: the file ends without the JPEG end-of-image marker after its last scan"
+    )
     assert set(reasons) == {
+        "truncated.png",
+        "truncated.jpg",
         "text.jpg",
         "ppm.png",
         "empty.png",
