@@ -10,10 +10,19 @@ rejects a quote left open at the end of a file. So when a file has any bad
 row, one more pass over that file with Python's `csv` module (the same
 dialect) finds each bad row's line and raw text. Files without bad rows never
 take that path.
+
+Work units are byte ranges: a file bigger than `desired_bundle_size` is cut
+at record starts by a planning step in the pipeline (`_csv_ranges`: one scan
+that follows the quoting), so both passes read a big file on several workers.
+A range other than a file's first is given the header's names; its bad
+records still name lines of the whole file. Compressed files, files with an
+escape character and encodings where a line feed or quote byte may be part of
+another character are one unit.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import io
@@ -23,11 +32,13 @@ from collections.abc import Iterator, Sequence
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from beam_ingest.arrow_values import drop_rows
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors import _csv_values
+from beam_ingest.connectors._csv_ranges import plan_ranges
 from beam_ingest.connectors._outputs import check_pattern, source_outputs, with_file
 from beam_ingest.errors import ConfigError, DataError
 from beam_ingest.files import FileInfo, match_files
@@ -38,6 +49,14 @@ __all__ = ["CsvDialect", "ReadCsv"]
 _NAMESPACE = "beam_ingest"
 _BLOCK_SIZE = 1 << 20
 _MAX_BLOCK_SIZE = 1 << 30  # a record bigger than this is a DataError
+_UTF8_BOM = b"\xef\xbb\xbf"
+# Encodings in which bytes below 0x80 are always the ASCII characters (so a
+# line feed, quote or delimiter byte is never part of another character).
+_SPLITTABLE_ENCODINGS = ("utf-8", "utf-8-sig", "ascii", "latin-1", "iso8859-", "cp125")
+
+# A work unit: (path, start byte, end byte or None for the end of the file,
+# number of the line at start). A range starting at 0 holds the header.
+_Range = tuple[str, int, int | None, int]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -100,6 +119,12 @@ class ReadCsv(beam.PTransform):
         dialect: delimiter, quote and escape characters, encoding.
         schema: the columns' kinds; None infers them as TFX does (a first pass
             over all files whose result feeds the conversion as a side input).
+        desired_bundle_size: bytes per work unit; a bigger file is cut into
+            about equal ranges at record starts, read by several workers.
+
+    Raises:
+        ConfigError: the pattern is malformed or `desired_bundle_size` is not
+            an int >= 1 (when built: no file matches, headers differ, ...).
     """
 
     def __init__(
@@ -108,41 +133,98 @@ class ReadCsv(beam.PTransform):
         *,
         dialect: CsvDialect = CsvDialect(),
         schema: Schema | None = None,
+        desired_bundle_size: int = 32 << 20,
         label: str | None = None,
     ) -> None:
         super().__init__(label)
         check_pattern("ReadCsv", file_pattern)
+        size = desired_bundle_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ConfigError(f"ReadCsv: desired_bundle_size must be an int >= 1; got {size!r}")
         self.file_pattern = file_pattern
         self.dialect = dialect
         self.schema = schema
+        self.desired_bundle_size = desired_bundle_size
         self.files: list[FileInfo] = []
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
         self.files = match_files(self.file_pattern)
         header = _common_header(self.files, self.dialect)
-        paths = [f.path for f in self.files]
-        files = pbegin | "ListFiles" >> beam.Create(paths)
+        files = pbegin | "ListFiles" >> beam.Create([(f.path, f.size) for f in self.files])
+        ranges = (
+            files
+            | "PlanRanges" >> beam.ParDo(_PlanRangesFn(self.dialect, self.desired_bundle_size))
+            | "ShuffleRanges" >> beam.Reshuffle()
+        )
         if self.schema is None:
             schema = (
-                files
+                ranges
                 | "InferTypes" >> beam.ParDo(_InferKindsFn(header, self.dialect))
                 | "MergeTypes" >> beam.CombineGlobally(_MergeKinds(header))
             )
         else:
             _check_schema_covers(self.schema, header, self.files[0].path)
             schema = pbegin | "GivenSchema" >> beam.Create([self.schema])
-        read = files | "ReadRows" >> beam.ParDo(
+        read = ranges | "ReadRows" >> beam.ParDo(
             _ReadCsvFileFn(header, self.dialect), beam.pvalue.AsSingleton(schema)
         ).with_outputs("bad_records", "counts", main="records")
         return source_outputs(read, schema)
 
     def display_data(self) -> dict:
-        return {"file_pattern": self.file_pattern, "delimiter": self.dialect.delimiter}
+        return {
+            "file_pattern": self.file_pattern,
+            "delimiter": self.dialect.delimiter,
+            "bundle_size": self.desired_bundle_size,
+        }
 
 
-def _open(path: str, quote: bytes | None = None) -> tuple[io.BufferedReader, _Stream]:
-    stream = _Stream(FileSystems.open(path), quote)
+def _open(
+    path: str, quote: bytes | None = None, start: int = 0, end: int | None = None
+) -> tuple[io.BufferedReader, _Stream]:
+    """The bytes [start, end) of a file (end None: to its end)."""
+    raw = FileSystems.open(path)
+    if start:
+        raw.seek(start)
+    stream = _Stream(raw, quote, None if end is None else end - start)
     return io.BufferedReader(stream, _BLOCK_SIZE), stream
+
+
+def _splittable(path: str, dialect: CsvDialect) -> bool:
+    """Whether a file can be cut at byte offsets found by looking at bytes."""
+    encoding = codecs.lookup(dialect.encoding).name
+    return (
+        dialect.escape_char is None
+        and CompressionTypes.detect_compression_type(path) == CompressionTypes.UNCOMPRESSED
+        and encoding.startswith(_SPLITTABLE_ENCODINGS)
+        and all(c is None or c.isascii() for c in (dialect.delimiter, dialect.quote_char))
+    )
+
+
+class _PlanRangesFn(beam.DoFn):
+    """(path, size) to the file's work units: one, or ranges cut at record starts."""
+
+    def __init__(self, dialect: CsvDialect, bundle: int) -> None:
+        self._dialect = dialect
+        self._bundle = bundle
+
+    def process(self, file: tuple[str, int]) -> Iterator[_Range]:
+        path, size = file
+        if size <= self._bundle or not _splittable(path, self._dialect):
+            yield (path, 0, None, 1)
+            return
+        dialect = self._dialect
+        utf8 = codecs.lookup(dialect.encoding).name.startswith("utf-8")
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+            ranges = plan_ranges(
+                raw,
+                size,
+                self._bundle,
+                delimiter=dialect.delimiter.encode("ascii"),
+                quote=dialect.quote_char.encode("ascii") if dialect.quote_char else None,
+                bom=_UTF8_BOM if utf8 else b"",
+            )
+        for start, end, line in ranges:
+            yield (path, start, end, line)
 
 
 def _read_header(path: str, dialect: CsvDialect) -> list[str]:
@@ -217,11 +299,19 @@ def _check_schema_covers(schema: Schema, header: list[str], path: str) -> None:
 
 
 def _open_batches(
-    stream, header: list[str], dialect: CsvDialect, on_invalid, block_size: int = _BLOCK_SIZE
+    stream,
+    header: list[str],
+    dialect: CsvDialect,
+    on_invalid,
+    block_size: int = _BLOCK_SIZE,
+    names: list[str] | None = None,
 ) -> pa_csv.CSVStreamingReader:
+    """Cells as binary columns; `names` are the columns of a stream without a header."""
     return pa_csv.open_csv(
         stream,
-        read_options=pa_csv.ReadOptions(block_size=block_size, encoding=dialect.encoding),
+        read_options=pa_csv.ReadOptions(
+            block_size=block_size, encoding=dialect.encoding, column_names=names
+        ),
         parse_options=pa_csv.ParseOptions(
             delimiter=dialect.delimiter,
             quote_char=dialect.quote_char or False,
@@ -242,18 +332,19 @@ def _open_batches(
 
 
 class _FileBatches:
-    """A file's cell batches, whatever the size of its records.
+    """A range's cell batches, whatever the size of its records.
 
     pyarrow fails on a record bigger than its block ("straddling object"):
     the file is then read again with a block four times bigger, the rows
     already returned skipped, up to `_MAX_BLOCK_SIZE`. `on_restart` is called
     before a new reading (whose invalid rows are reported again). After the
-    iteration, `quotes` counts the file's quote characters.
+    iteration, `quotes` counts the range's quote characters.
     """
 
-    def __init__(self, path, header, dialect, on_invalid, on_restart=None) -> None:
+    def __init__(self, rng: _Range, header, dialect, on_invalid, on_restart=None) -> None:
         self._args = (header, dialect, on_invalid)
-        self._path = path
+        self._path, self._start, self._end, _ = rng
+        self._names = header if self._start else None  # only the first range has the header
         self._on_restart = on_restart
         self._quote = dialect.quote_char.encode() if dialect.quote_char else None
         self.quotes = 0
@@ -261,11 +352,11 @@ class _FileBatches:
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         block, done = _BLOCK_SIZE, 0
         while True:
-            buffered, stream = _open(self._path, self._quote)
+            buffered, stream = _open(self._path, self._quote, self._start, self._end)
             skip = done
             try:
                 with buffered:
-                    for batch in _open_batches(buffered, *self._args, block):
+                    for batch in _open_batches(buffered, *self._args, block, self._names):
                         if skip >= batch.num_rows:
                             skip -= batch.num_rows
                             continue
@@ -290,11 +381,13 @@ class _FileBatches:
 class _Stream(io.RawIOBase):
     """A Beam file as a standard binary stream (Beam's CompressedFile is not
     one), counting quote characters on the way: an odd count at the end means
-    a quoted field was left open, which pyarrow accepts silently."""
+    a quoted field was left open, which pyarrow accepts silently. `limit`:
+    the bytes to read at most (None: to the end)."""
 
-    def __init__(self, raw, quote: bytes | None = None) -> None:
+    def __init__(self, raw, quote: bytes | None = None, limit: int | None = None) -> None:
         self._raw = raw
         self._quote = quote
+        self._left = limit
         self.quotes = 0
 
     def readable(self) -> bool:
@@ -306,7 +399,10 @@ class _Stream(io.RawIOBase):
         super().close()
 
     def readinto(self, buffer) -> int:
-        data = self._raw.read(len(buffer))
+        size = len(buffer) if self._left is None else min(len(buffer), self._left)
+        data = self._raw.read(size) if size else b""
+        if self._left is not None:
+            self._left -= len(data)
         if self._quote:
             self.quotes += data.count(self._quote)
         buffer[: len(data)] = data
@@ -314,15 +410,15 @@ class _Stream(io.RawIOBase):
 
 
 class _InferKindsFn(beam.DoFn):
-    """One file's cells to {column: kind} under TFX's inference rules."""
+    """One range's cells to {column: kind} under TFX's inference rules."""
 
     def __init__(self, header: list[str], dialect: CsvDialect) -> None:
         self._header = header
         self._dialect = dialect
 
-    def process(self, path: str) -> Iterator[dict[str, Kind]]:
+    def process(self, rng: _Range) -> Iterator[dict[str, Kind]]:
         kinds = dict.fromkeys(self._header, Kind.UNKNOWN)
-        for batch in _FileBatches(path, self._header, self._dialect, lambda row: "skip"):
+        for batch in _FileBatches(rng, self._header, self._dialect, lambda row: "skip"):
             for name in self._header:
                 if kinds[name] is not Kind.BYTES:
                     kinds[name] = max(kinds[name], _csv_values.infer_kind(batch.column(name)))
@@ -352,7 +448,7 @@ class _MergeKinds(beam.CombineFn):
 
 
 class _ReadCsvFileFn(beam.DoFn):
-    """One file to typed RecordBatches, bad records and its record count."""
+    """One range to typed RecordBatches, bad records and its (file, record count)."""
 
     def __init__(self, header: list[str], dialect: CsvDialect) -> None:
         self._header = header
@@ -360,7 +456,8 @@ class _ReadCsvFileFn(beam.DoFn):
         self._rows = beam.metrics.Metrics.counter(_NAMESPACE, "csv_records_read")
         self._bad = beam.metrics.Metrics.counter(_NAMESPACE, "csv_bad_records")
 
-    def process(self, path: str, schema: Schema) -> Iterator:
+    def process(self, rng: _Range, schema: Schema) -> Iterator:
+        path, _, end, _ = rng
         invalid = [0]
 
         def on_invalid(row) -> str:
@@ -373,21 +470,22 @@ class _ReadCsvFileFn(beam.DoFn):
         failures: dict[int, str] = {}  # data-row ordinal -> reason
         rows = 0
         held: tuple[int, pa.RecordBatch] | None = None
-        batches = _FileBatches(path, self._header, self._dialect, on_invalid, on_restart)
+        batches = _FileBatches(rng, self._header, self._dialect, on_invalid, on_restart)
         for batch in batches:
             typed, batch_failures = _to_typed(batch, schema)
             failures.update({rows + i: r for i, r in batch_failures.items()})
-            # The last batch is held back until the end of the file shows
+            # The last batch is held back until the end of the range shows
             # whether its last row was left open by an unbalanced quote.
             if held is not None:
                 yield with_file(_without(*held, failures.keys()), path)
             held = (rows, typed)
             rows += batch.num_rows
-        open_quote = self._dialect.escape_char is None and batches.quotes % 2 == 1
+        # Ranges end at record starts: only the file's last one can end in an open quote.
+        open_quote = self._dialect.escape_char is None and batches.quotes % 2 == 1 and end is None
         bad: list[BadRecord] = []
         excluded: set[int] = set(failures)
         if failures or invalid[0] or open_quote:
-            bad, dropped = _locate(path, self._dialect, len(self._header), failures, open_quote)
+            bad, dropped = _locate(rng, self._dialect, len(self._header), failures, open_quote)
             excluded |= dropped
         if held is not None:
             last = _without(*held, excluded)
@@ -418,15 +516,16 @@ def _without(start: int, batch: pa.RecordBatch, excluded) -> pa.RecordBatch:
     return drop_rows(batch, [o - start for o in excluded if start <= o < end])
 
 
-def _records(path: str, dialect: CsvDialect) -> Iterator[tuple[int, list[str], str]]:
-    """(first line, cells, raw text) of each non-blank record after the header."""
-    with _open(path)[0] as raw:
-        text = io.TextIOWrapper(
-            raw, encoding=dialect.python_encoding, errors="surrogateescape", newline=""
-        )
-        lines = _LineCounter(text)
+def _records(rng: _Range, dialect: CsvDialect) -> Iterator[tuple[int, list[str], str]]:
+    """(first line, cells, raw text) of each non-blank record of a range, less the header."""
+    path, start, end, line = rng
+    with _open(path, None, start, end)[0] as raw:
+        # A byte-order mark can only be at the file's start.
+        encoding = dialect.python_encoding if start == 0 else dialect.encoding
+        text = io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="")
+        lines = _LineCounter(text, line - 1)
         reader = dialect.reader(lines)
-        header_seen = False
+        header_seen = start > 0
         while True:
             start = lines.line + 1
             try:
@@ -445,9 +544,9 @@ def _records(path: str, dialect: CsvDialect) -> Iterator[tuple[int, list[str], s
 class _LineCounter:
     """Feeds lines to csv.reader and keeps them for the raw text of a record."""
 
-    def __init__(self, text: io.TextIOBase) -> None:
+    def __init__(self, text: io.TextIOBase, line: int = 0) -> None:
         self._text = text
-        self.line = 0
+        self.line = line  # lines read before the first
         self._pending: list[str] = []
 
     def __iter__(self) -> _LineCounter:
@@ -467,7 +566,7 @@ class _LineCounter:
 
 
 def _locate(
-    path: str, dialect: CsvDialect, width: int, failures: dict[int, str], open_quote: bool
+    rng: _Range, dialect: CsvDialect, width: int, failures: dict[int, str], open_quote: bool
 ) -> tuple[list[BadRecord], set[int]]:
     """Line and raw text of each bad row (the slow path, taken only by bad files).
 
@@ -475,11 +574,12 @@ def _locate(
     that turn out bad here: the last record, when a quote was left open (it
     then runs to the end of the file, so it can only be the last one).
     """
+    path = rng[0]
     bad: list[BadRecord] = []
     dropped: set[int] = set()
-    ordinal = -1
+    ordinal = -1  # of the rows pyarrow returned for the range
     previous = None
-    for item in itertools.chain(_records(path, dialect), [None]):
+    for item in itertools.chain(_records(rng, dialect), [None]):
         if previous is not None:
             start, row, text = previous
             if item is None and open_quote:
