@@ -40,8 +40,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check beam_ingest transforms connectors tests benchmarks examples
-	$(BIN)/ruff format --check beam_ingest transforms connectors tests benchmarks examples
+	$(BIN)/ruff check beam_ingest transforms connectors tests benchmarks examples templates
+	$(BIN)/ruff format --check beam_ingest transforms connectors tests benchmarks examples templates
 
 template-spec: $(STAMP)
 	$(BIN)/python templates/spec.py --check

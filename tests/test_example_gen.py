@@ -476,9 +476,7 @@ def test_configuration_errors_surface_from_the_component_in_local_dag_runner(tmp
     example_gen = RegistryExampleGen(
         "klue/v{SPAN}-train", registry=str(tmp_path / "registry")
     ).with_id("Registry")
-    with pytest.raises(
-        ConfigError, match=r"no entry of registry .* matches 'klue/v\*-train'"
-    ):
+    with pytest.raises(ConfigError, match=r"no entry of registry .* matches 'klue/v\*-train'"):
         _run([example_gen], tmp_path / "pipeline")
 
 
