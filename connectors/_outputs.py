@@ -151,3 +151,16 @@ def check_pattern(transform: str, file_pattern: object) -> str:
             f"{transform}: file_pattern must be a non-empty string; got {file_pattern!r}"
         )
     return file_pattern
+
+
+def check_bundle_size(transform: str, size: object) -> int:
+    """A connector's `desired_bundle_size` argument (bytes per work unit), checked.
+
+    Raises:
+        ConfigError: it is not an int >= 1.
+    """
+    from beam_ingest.errors import ConfigError
+
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ConfigError(f"{transform}: desired_bundle_size must be an int >= 1; got {size!r}")
+    return size

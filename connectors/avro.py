@@ -38,7 +38,7 @@ from apache_beam.io.filesystems import FileSystems
 from beam_ingest.arrow_values import drop_rows, to_example_columns, unsupported_columns
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors._avro_columns import ColumnsReader, Frames, columns_reader, frame_blocks
-from beam_ingest.connectors._outputs import check_pattern, source_outputs
+from beam_ingest.connectors._outputs import check_bundle_size, check_pattern, source_outputs
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Schema
@@ -103,9 +103,7 @@ class ReadAvro(beam.PTransform):
     ) -> None:
         super().__init__(label)
         check_pattern("ReadAvro", file_pattern)
-        size = desired_bundle_size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ConfigError(f"ReadAvro: desired_bundle_size must be an int >= 1; got {size!r}")
+        check_bundle_size("ReadAvro", desired_bundle_size)
         self.file_pattern = file_pattern
         self.desired_bundle_size = desired_bundle_size
         self.files: list[FileInfo] = []

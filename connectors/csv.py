@@ -39,7 +39,12 @@ from beam_ingest.arrow_values import drop_rows
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors import _csv_values
 from beam_ingest.connectors._csv_ranges import plan_ranges
-from beam_ingest.connectors._outputs import check_pattern, source_outputs, with_file
+from beam_ingest.connectors._outputs import (
+    check_bundle_size,
+    check_pattern,
+    source_outputs,
+    with_file,
+)
 from beam_ingest.errors import ConfigError, DataError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Kind, Schema
@@ -138,9 +143,7 @@ class ReadCsv(beam.PTransform):
     ) -> None:
         super().__init__(label)
         check_pattern("ReadCsv", file_pattern)
-        size = desired_bundle_size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ConfigError(f"ReadCsv: desired_bundle_size must be an int >= 1; got {size!r}")
+        check_bundle_size("ReadCsv", desired_bundle_size)
         self.file_pattern = file_pattern
         self.dialect = dialect
         self.schema = schema
