@@ -1,12 +1,13 @@
 """Arrow RecordBatches to serialized tf.Examples: `ToTFExample`.
 
-The only place examples are made. Encoding is tfx_bsl's C++
-`RecordBatchToExamplesEncoder`, one column at a time: its output orders a
-multi-feature example's map entries by hash, but a one-feature example is
-trivially deterministic. Each row's entries are then joined in sorted key
-order under a new header, which is exactly
-`Example.SerializeToString(deterministic=True)` (what the TFX split hash is
-computed on), at the cost of one bytes join per row.
+The only place examples are made. Each column's map entries are written for
+all rows at once in the protobuf wire format (`_wire.column_entries`: numpy
+for the length prefixes, Arrow kernels for the joins), and each row's entries
+are joined in protobuf's deterministic key order under the Example's header:
+exactly `Example.SerializeToString(deterministic=True)`, the bytes the TFX
+split hash is computed on. (tfx_bsl's C++ `RecordBatchToExamplesEncoder`
+orders a multi-feature example's entries by hash, and returns one Python
+bytes object per row; the tests keep it as the reference encoder.)
 
 `ExampleBatch`es (examples that were serialized already, e.g. by
 `ReadTFRecord`) pass through unchanged; with a partition feature, their split
@@ -19,12 +20,12 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import apache_beam as beam
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from beam_ingest.arrow_values import rebuild_list
 from beam_ingest.errors import ConfigError, DataError
+from beam_ingest.transforms._wire import column_entries, with_example_header
 
 __all__ = ["ExampleBatch", "ToTFExample"]
 
@@ -60,14 +61,6 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
             return result, pos
 
 
-def _feature_bytes(entry: bytes) -> bytes:
-    """A map entry (`0a len {0a klen key 12 flen Feature}`) to the Feature."""
-    pos = _skip_varint(entry, 1)  # entry tag + length
-    key_len, pos = _read_varint(entry, pos + 1)  # key tag, key length
-    pos += key_len
-    return entry[_skip_varint(entry, pos + 1) :]  # value tag + length
-
-
 def to_list_array(column: pa.Array) -> pa.Array:
     """A column as the list array the encoder takes, under the value contract.
 
@@ -101,24 +94,23 @@ def _leaf(values: pa.Array) -> pa.Array:
 def encode_batch(batch: pa.RecordBatch, partition_feature: str | None = None) -> ExampleBatch:
     """Serializes every row of `batch` deterministically (see module docstring).
 
-    The per-column map entries are cut out of the encoder's output and joined
-    row by row with Arrow's binary kernels, not in Python.
+    Each column's map entries are built for all rows at once
+    (`beam_ingest.transforms._wire`) and joined row by row, in protobuf's key
+    order, with Arrow's binary kernels: no Python object per value.
     """
-    from tfx_bsl.coders import example_coder  # a C++ extension, loaded on first use
-
-    encoder = example_coder.RecordBatchToExamplesEncoder()
-    entries = []
+    parts = []
     keys = None
     for name in sorted(batch.schema.names, key=protobuf_key_order):
-        single = pa.RecordBatch.from_arrays([to_list_array(batch.column(name))], [name])
-        column_entries = _strip_example_header(pa.array(encoder.encode(single), pa.large_binary()))
-        entries.append(column_entries)
-        if name == partition_feature:
-            keys = [_feature_bytes(e) for e in column_entries.to_pylist()]
-    if not entries:
+        entry_parts, features = column_entries(
+            name, to_list_array(batch.column(name)), feature_bytes=name == partition_feature
+        )
+        parts += entry_parts
+        if features is not None:
+            keys = features
+    if not parts:
         return ExampleBatch([b"\n\x00"] * batch.num_rows, keys)
-    body = pc.binary_join_element_wise(*entries, _EMPTY)
-    return ExampleBatch(_with_example_header(body).to_pylist(), keys)
+    body = pc.binary_join_element_wise(*parts, _EMPTY)
+    return ExampleBatch(with_example_header(body).to_pylist(), keys)
 
 
 def protobuf_key_order(name: str) -> tuple[int, ...]:
@@ -132,54 +124,6 @@ def protobuf_key_order(name: str) -> tuple[int, ...]:
 
 
 _EMPTY = pa.scalar(b"", pa.large_binary())
-
-_EXAMPLE_TAG = pa.scalar(b"\n", pa.large_binary())  # field 1 (features), length-delimited
-
-
-def _varint_sizes(values: np.ndarray) -> np.ndarray:
-    sizes = np.ones(len(values), np.int64)
-    for k in range(1, 10):
-        sizes += values >= (1 << (7 * k))
-    return sizes
-
-
-def _strip_example_header(examples: pa.Array) -> pa.Array:
-    """One-feature Examples (`0a varint(L) entry`) to their map entries."""
-    total = pc.binary_length(examples).to_numpy(zero_copy_only=False).astype(np.int64)
-    # total = 1 + k + L with k the size of varint(L): k is the least size whose
-    # range holds L, so k grows while total - 1 - k does not fit in 7k bits.
-    size = np.ones(len(total), np.int64)
-    for k in range(1, 10):
-        size[total - 1 - k >= (1 << (7 * k))] = k + 1
-    header = 1 + size
-    # pyarrow 25's binary_slice fails ("Negative buffer resize") with its
-    # default `stop`; the longest value's length is a safe explicit stop.
-    end = int(total.max()) if len(total) else 0
-    result = pc.binary_slice(examples, 2, end)
-    for start in np.unique(header[header != 2]):
-        sliced = pc.binary_slice(examples, int(start), end)
-        result = pc.if_else(pa.array(header == start), sliced, result)
-    return result
-
-
-def _with_example_header(body: pa.Array) -> pa.Array:
-    """Prefixes each Features body with the Example's field tag and its length."""
-    lengths = pc.binary_length(body).to_numpy(zero_copy_only=False).astype(np.uint64)
-    sizes = _varint_sizes(lengths)
-    offsets = np.zeros(len(lengths) + 1, np.int64)
-    np.cumsum(sizes, out=offsets[1:])
-    data = np.zeros(offsets[-1], np.uint8)
-    remaining = lengths.copy()
-    for k in range(int(sizes.max()) if len(sizes) else 0):
-        rows = sizes > k
-        byte = (remaining[rows] & np.uint64(0x7F)).astype(np.uint8)
-        byte |= np.where(sizes[rows] > k + 1, 0x80, 0).astype(np.uint8)
-        data[offsets[:-1][rows] + k] = byte
-        remaining[rows] >>= np.uint64(7)
-    varints = pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(), len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
-    )
-    return pc.binary_join_element_wise(_EXAMPLE_TAG, varints, body, _EMPTY)
 
 
 def partition_keys(examples: Sequence[bytes], name: str) -> list[bytes]:
