@@ -19,6 +19,7 @@ CORE = [
     "cramjam>=2.6",  # fastavro's snappy codec (Spark writes snappy Avro by default)
     "pillow>=10",
     "google-crc32c>=1.5",
+    "zlib-ng>=1.0,<2",  # the gzip output: zlib's format and levels, faster
     "numpy>=1.26",
 ]
 

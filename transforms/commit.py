@@ -155,11 +155,7 @@ class _MergeShardFn(beam.DoFn):
         )
         name = files.shard_name(_PREFIX, shard, self._num_shards, _suffix(self._compression))
         path = FileSystems.join(self._stage_dir, "merged", f"Split-{split}", name)
-        compressor = (
-            zlib.compressobj(self._level, zlib.DEFLATED, 31)
-            if self._compression == "gzip"
-            else None
-        )
+        compressor = files.gzip_compressor(self._level) if self._compression == "gzip" else None
         with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as out:
             for part in parts:
                 with FileSystems.open(

@@ -23,13 +23,12 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.errors import ConfigError
-from beam_ingest.files import frame_records
+from beam_ingest.files import frame_records, gzip_compressor
 
 __all__ = ["COMPRESSIONS", "StagedFile", "WriteBadRecords", "WriteSplits"]
 
 _NAMESPACE = "beam_ingest"
 COMPRESSIONS = ("gzip", "none")
-_GZIP_WBITS = 31  # zlib with a gzip header and trailer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +55,7 @@ class _PartWriter:
         self.path = path
         self.records = 0
         self._file = FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)
-        self._zlib = zlib.compressobj(level, zlib.DEFLATED, _GZIP_WBITS) if compress else None
+        self._zlib = gzip_compressor(level) if compress else None
 
     def write(self, data: bytes, records: int) -> None:
         self.records += records
