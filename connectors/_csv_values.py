@@ -40,11 +40,34 @@ def _normalise_number(column: pa.Array) -> pa.Array:
     return pc.replace_substring(text, "_", "")
 
 
+def _plain_cast(column: pa.Array, arrow_type: pa.DataType) -> pa.Array | None:
+    """The cells cast by Arrow as they are, or None if any cell does not cast.
+
+    The fast path. Arrow's casts accept `-12`, `1.5e3`, `inf`, ... with the
+    values Python's `int()`/`float()` give, and two spellings Python refuses:
+    hexadecimal integers (`0x10`) and `nan(...)`; a column holding an `x` or
+    a `(` is left to the exact path, like cells in Python's other spellings
+    (` 7`, `+7`, `1_000`), which Arrow refuses.
+    """
+    try:
+        text = pc.cast(column, pa.large_string())
+        # A failed cast costs about 1 us a cell; a sample shows most failures cheaply.
+        pc.cast(text.slice(0, 64), arrow_type)
+        for arrow_only in ("x", "X", "("):
+            if pc.any(pc.match_substring(text, arrow_only)).as_py():
+                return None
+        return pc.cast(text, arrow_type)
+    except (pa.ArrowInvalid, OverflowError):
+        return None
+
+
 def infer_kind(column: pa.Array) -> Kind:
     """The kind TFX would infer for these cells (nulls are empty cells)."""
     present = pc.is_valid(column)
     if not pc.any(present).as_py():
         return Kind.UNKNOWN
+    if _plain_cast(column, pa.int64()) is not None:
+        return Kind.INT
     absent = pc.invert(present)
     is_int = _matches(column, INT_PATTERN)
     if pc.any(is_int).as_py():
@@ -72,6 +95,8 @@ def convert(column: pa.Array, kind: Kind) -> tuple[pa.Array, dict[int, str]]:
         if kind is Kind.INT
         else (FLOAT_PATTERN, pa.float64(), "a float")
     )
+    if (values := _plain_cast(column, arrow_type)) is not None:
+        return values, {}
     ok = _matches(column, pattern)
     bad = pc.and_(pc.is_valid(column), pc.invert(ok))
     failures = {int(i): f"{_show(column[int(i)])} is not {name}" for i in _indices(bad)}

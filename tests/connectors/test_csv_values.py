@@ -53,6 +53,8 @@ def _tfx_kind(values: list[bytes]) -> Kind:
 
 
 EDGE_CASES = [b"+0", b" -0 ", b"+1_0", b"+inf", b"\x0c+7\x0b", b"-", b"+", b"1e", b"_"]
+# Arrow's casts take these, Python's int() and float() do not.
+ARROW_ONLY = [b"0x10", b"0X1F", b"nan(1)", b"1.5"]
 
 
 # Derandomized so CI runs the same cases every time; the edge cases found by
@@ -61,6 +63,9 @@ EDGE_CASES = [b"+0", b" -0 ", b"+1_0", b"+inf", b"\x0c+7\x0b", b"-", b"+", b"1e"
 @given(st.lists(cells, min_size=1, max_size=6))
 @example([b"inf", b"9223372036854775808"])
 @example(EDGE_CASES)
+@example(ARROW_ONLY)
+@example([b"0x10"])
+@example([b"1", b"nan(2)"])
 def test_inference_equals_tfx(values):
     column = pa.array([v or None for v in values], pa.binary())
     assert _csv_values.infer_kind(column) == _tfx_kind([v for v in values if v])
@@ -108,3 +113,14 @@ def test_invalid_utf8_is_a_failure_for_bytes():
 def test_each_edge_case_alone():
     for cell in EDGE_CASES:
         assert _csv_values.infer_kind(pa.array([cell], pa.binary())) == _tfx_kind([cell]), cell
+
+
+def test_spellings_only_arrow_takes_do_not_fit_a_given_kind():
+    ints, int_failures = _csv_values.convert(pa.array([b"7", b"0x10"], pa.binary()), Kind.INT)
+    floats, float_failures = _csv_values.convert(
+        pa.array([b"1.5", b"nan(1)"], pa.binary()), Kind.FLOAT
+    )
+    assert ints.to_pylist() == [7, None]
+    assert int_failures == {1: "'0x10' is not an int64"}
+    assert floats.to_pylist() == [1.5, None]
+    assert float_failures == {1: "'nan(1)' is not a float"}
