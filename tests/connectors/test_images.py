@@ -449,3 +449,41 @@ def test_bad_manifests(manifest_root, tmp_path, name, text, message):
         (tmp_path / name).write_text(text)
     with pytest.raises(ConfigError, match="^--labels: .*" + message.replace("(", r"\(")):
         _expand(ReadImages(str(manifest_root / "*.png"), manifest=str(tmp_path / name)))
+
+
+# --- real photographs that a package ships -------------------------------------
+
+
+def _sklearn_images() -> Path:
+    """scikit-learn's sample photographs (found without importing scikit-learn)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    assert spec is not None, "scikit-learn (a dev dependency, setup.py) is not installed"
+    return Path(spec.submodule_search_locations[0]) / "datasets" / "images"
+
+
+def test_photographs_a_package_ships(tmp_path):
+    """china.jpg and flower.jpg (427x640 RGB JPEGs): bytes kept, header fields
+    equal Pillow's and the decoded tensor's shape."""
+    shipped = _sklearn_images()
+    root = tmp_path / "photos"
+    for name in ("china.jpg", "flower.jpg"):
+        (root / "sample").mkdir(parents=True, exist_ok=True)
+        (root / "sample" / name).write_bytes((shipped / name).read_bytes())
+    report, out = _run(tmp_path, ReadImages(str(root / "*" / "*.jpg")))
+    examples = _examples(out)
+    assert sorted(examples) == ["sample/china.jpg", "sample/flower.jpg"]
+    assert report["splits"]["all"]["examples"] == 2
+    for name, example in examples.items():
+        data = (shipped / Path(name).name).read_bytes()
+        assert _value(example, "image/encoded") == data
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+        decoded = tf.io.decode_image(data)
+        assert decoded.shape == (height, width, 3)
+        assert (_value(example, "image/height"), _value(example, "image/width")) == (height, width)
+        assert _value(example, "image/channels") == 3
+        assert _value(example, "image/format") == b"jpeg"
+        assert _value(example, "image/class/text") == b"sample"
+        assert _value(example, "image/class/label") == 0
