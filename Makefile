@@ -15,6 +15,10 @@ TFX_DEPS   := "tf-keras==2.21.*" "pydot<2" "docker<8" "jinja2<4" "portpicker<2" 
               "click<9" "keras-tuner>=1.0.4,!=1.4.0,!=1.4.1,<2" \
               "tensorflow-hub>=0.15,<0.16" scipy "kubernetes<27"
 
+# The image tests read the sample photographs inside scikit-learn's wheel; it is
+# downloaded, not installed: TFX imports scikit-learn when it can (about 100 MB).
+SAMPLES := $(VENV)/share/sample-wheels
+
 TAXI_CSV = $(VENV)/lib/python3.11/site-packages/tfx/examples/chicago_taxi_pipeline/data/simple/data.csv
 
 .PHONY: install demo test lint bench clean template-spec
@@ -27,6 +31,7 @@ $(STAMP): setup.py Makefile
 	$(BIN)/pip install --quiet -e ".[dev]"
 	$(BIN)/pip install --quiet --no-deps $(TFX_NODEPS)
 	$(BIN)/pip install --quiet $(TFX_DEPS)
+	$(BIN)/pip download --quiet --no-deps --dest $(SAMPLES) "scikit-learn>=1.5"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -53,7 +53,6 @@ setup(
             "moto[server]>=5,<6",  # their local S3 server
             "pandas>=2.2",  # benchmarks/pandas_loop.py
             "matplotlib>=3.8",  # benchmarks/run.py's chart
-            "scikit-learn>=1.5",  # its sample photographs, for the image tests
         ],
     },
     entry_points={"console_scripts": ["beam-ingest=beam_ingest.cli:main"]},

@@ -454,29 +454,35 @@ def test_bad_manifests(manifest_root, tmp_path, name, text, message):
 # --- real photographs that a package ships -------------------------------------
 
 
-def _sklearn_images() -> Path:
-    """scikit-learn's sample photographs (found without importing scikit-learn)."""
-    import importlib.util
+def _sklearn_photographs() -> dict[str, bytes]:
+    """scikit-learn's sample photographs, read from its wheel, which `make install`
+    downloads (not installs: TFX would import it) into .venv/share/sample-wheels."""
+    import sys
+    import zipfile
 
-    spec = importlib.util.find_spec("sklearn")
-    assert spec is not None, "scikit-learn (a dev dependency, setup.py) is not installed"
-    return Path(spec.submodule_search_locations[0]) / "datasets" / "images"
+    wheels = sorted((Path(sys.prefix) / "share" / "sample-wheels").glob("scikit_learn-*.whl"))
+    assert wheels, "no scikit-learn wheel in .venv/share/sample-wheels: run `make install`"
+    with zipfile.ZipFile(wheels[-1]) as wheel:
+        return {
+            name: wheel.read(f"sklearn/datasets/images/{name}")
+            for name in ("china.jpg", "flower.jpg")
+        }
 
 
 def test_photographs_a_package_ships(tmp_path):
     """china.jpg and flower.jpg (427x640 RGB JPEGs): bytes kept, header fields
     equal Pillow's and the decoded tensor's shape."""
-    shipped = _sklearn_images()
+    shipped = _sklearn_photographs()
     root = tmp_path / "photos"
-    for name in ("china.jpg", "flower.jpg"):
-        (root / "sample").mkdir(parents=True, exist_ok=True)
-        (root / "sample" / name).write_bytes((shipped / name).read_bytes())
+    (root / "sample").mkdir(parents=True)
+    for name, data in shipped.items():
+        (root / "sample" / name).write_bytes(data)
     report, out = _run(tmp_path, ReadImages(str(root / "*" / "*.jpg")))
     examples = _examples(out)
     assert sorted(examples) == ["sample/china.jpg", "sample/flower.jpg"]
     assert report["splits"]["all"]["examples"] == 2
     for name, example in examples.items():
-        data = (shipped / Path(name).name).read_bytes()
+        data = shipped[Path(name).name]
         assert _value(example, "image/encoded") == data
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
