@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator
 import google_crc32c
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from zlib_ng import zlib_ng
 
 from beam_ingest.errors import ConfigError
 
@@ -143,16 +142,6 @@ _U32 = struct.Struct("<I")
 def _masked_crc(data: bytes) -> int:
     crc = google_crc32c.value(data)
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-def gzip_compressor(level: int = 6):
-    """A streaming gzip compressor (zlib's `compressobj` interface) at zlib `level`.
-
-    zlib-ng, not zlib: the same gzip format at the same levels, about 1.7x
-    faster on serialized examples at level 6 (and no larger), and gzip is a
-    fifth of a run's time (benchmarks/RESULTS.md).
-    """
-    return zlib_ng.compressobj(level, zlib_ng.DEFLATED, 31)  # 31: gzip header and trailer
 
 
 def frame_records(records: Iterable[bytes]) -> bytes:

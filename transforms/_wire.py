@@ -75,7 +75,7 @@ def _assemble(n: int, parts: list[tuple[bytes | np.ndarray, np.ndarray | None]])
         size = np.full(n, len(value), np.int64) if isinstance(value, bytes) else varint_sizes(value)
         sizes.append(size if mask is None else np.where(mask, size, 0))
     offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(np.sum(sizes, axis=0) if sizes else np.zeros(n, np.int64), out=offsets[1:])
+    np.cumsum(np.sum(sizes, axis=0), out=offsets[1:])
     data = np.zeros(int(offsets[-1]), np.uint8)
     cursor = offsets[:-1].copy()
     for (value, mask), size in zip(parts, sizes, strict=True):

@@ -31,7 +31,7 @@ from apache_beam.io.filesystems import FileSystems
 from beam_ingest import files
 from beam_ingest.errors import DataError, OutputError
 from beam_ingest.schema import Schema, merge_schemas
-from beam_ingest.transforms.write import StagedFile
+from beam_ingest.transforms.write import PartWriter, StagedFile
 
 __all__ = ["REPORT_NAME", "CommitOutput", "stage_dir_for"]
 
@@ -155,16 +155,12 @@ class _MergeShardFn(beam.DoFn):
         )
         name = files.shard_name(_PREFIX, shard, self._num_shards, _suffix(self._compression))
         path = FileSystems.join(self._stage_dir, "merged", f"Split-{split}", name)
-        compressor = files.gzip_compressor(self._level) if self._compression == "gzip" else None
-        with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as out:
-            for part in parts:
-                with FileSystems.open(
-                    part.path, compression_type=CompressionTypes.UNCOMPRESSED
-                ) as f:
-                    while chunk := f.read(_CHUNK):
-                        out.write(compressor.compress(chunk) if compressor else chunk)
-            if compressor:
-                out.write(compressor.flush())
+        out = PartWriter(path, compress=self._compression == "gzip", level=self._level)
+        for part in parts:
+            with FileSystems.open(part.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                while chunk := f.read(_CHUNK):
+                    out.write(chunk, records=0)
+        out.close()
         yield StagedFile(
             split=split,
             path=path,

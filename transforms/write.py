@@ -54,7 +54,7 @@ class StagedFile:
     samples: tuple[str, ...] = ()
 
 
-class _PartWriter:
+class PartWriter:
     """A part file being written: TFRecord frames, gzip-compressed or not.
 
     gzip is a large part of a run's time (nearly half with JPEG payloads), so
@@ -64,7 +64,8 @@ class _PartWriter:
     CRC-32 and length of all the data). The result is one ordinary gzip
     member. zlib(-ng) releases the GIL, so compression uses the other cores
     even on the in-process runner. At most `_IN_FLIGHT` buffers per writer
-    are held, so memory stays bounded.
+    are held, so memory stays bounded. The commit step writes merged
+    fixed-shard files with it too, so the output has one gzip writer.
     """
 
     def __init__(self, path: str, compress: bool, level: int = 6) -> None:
@@ -147,7 +148,7 @@ class _WriteSplitFn(beam.DoFn):
         self._bytes = beam.metrics.Metrics.counter(_NAMESPACE, f"bytes_written_{split}")
 
     def start_bundle(self) -> None:
-        self._writers: dict[int, _PartWriter] = {}
+        self._writers: dict[int, PartWriter] = {}
         self._bundle = uuid.uuid4().hex
         self._next = 0
 
@@ -157,7 +158,7 @@ class _WriteSplitFn(beam.DoFn):
         writer = self._writers.get(shard)
         if writer is None:
             path = FileSystems.join(self._folder, f"part-{self._bundle}-{shard:05d}")
-            writer = self._writers[shard] = _PartWriter(path, self._compress, self._level)
+            writer = self._writers[shard] = PartWriter(path, self._compress, self._level)
         data = frame_records(examples)
         self._bytes.inc(len(data))
         writer.write(data, len(examples))
@@ -191,7 +192,7 @@ class _WriteSortedShardFn(beam.DoFn):
         shard, lists = shard_lists
         examples = sorted(itertools.chain.from_iterable(lists))
         path = FileSystems.join(self._folder, f"sorted-{shard:05d}")
-        writer = _PartWriter(path, compress=False)
+        writer = PartWriter(path, compress=False)
         for start in range(0, len(examples), 4096):
             chunk = examples[start : start + 4096]
             data = frame_records(chunk)

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from beam_ingest.files import frame_records
-from beam_ingest.transforms.write import _PartWriter
+from beam_ingest.transforms.write import PartWriter
 
 
 @pytest.mark.parametrize("level", [0, 1, 6])
@@ -17,7 +17,7 @@ def test_buffers_deflated_apart_make_one_gzip_member(tmp_path, level):
     records = [f"record {i} ".encode() * (i % 50) for i in range(3000)]
     buffers = [frame_records(records[i : i + 170]) for i in range(0, len(records), 170)]
     path = str(tmp_path / "part.gz")
-    writer = _PartWriter(path, compress=True, level=level)
+    writer = PartWriter(path, compress=True, level=level)
     for buffer in buffers:
         writer.write(buffer, 170)
     writer.close()
@@ -33,7 +33,7 @@ def test_buffers_deflated_apart_make_one_gzip_member(tmp_path, level):
 
 def test_an_empty_part_is_valid_gzip(tmp_path):
     path = str(tmp_path / "part.gz")
-    writer = _PartWriter(path, compress=True)
+    writer = PartWriter(path, compress=True)
     writer.close()
     assert gzip.decompress((tmp_path / "part.gz").read_bytes()) == b""
 
@@ -41,7 +41,7 @@ def test_an_empty_part_is_valid_gzip(tmp_path):
 def test_a_failed_write_surfaces_at_close(tmp_path, monkeypatch):
     import beam_ingest.transforms.write as write
 
-    writer = _PartWriter(str(tmp_path / "part.gz"), compress=True)
+    writer = PartWriter(str(tmp_path / "part.gz"), compress=True)
 
     def broken(data, level, *, last=False):
         raise OSError("disk full")
