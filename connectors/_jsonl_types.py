@@ -94,11 +94,11 @@ def too_deep(data: bytes) -> bool:
     more than MAX_DEPTH of them are measured exactly (`max_depth`).
     """
     a = np.frombuffer(data, np.uint8)
-    opens = ((a == _OPENS[0]) | (a == _OPENS[1])).view(np.uint8)
-    if int(np.count_nonzero(opens)) <= MAX_DEPTH:
+    opens = np.flatnonzero((a | 0x20) == _OPENS[0])  # `[` | 0x20 is `{`; no other byte
+    if len(opens) <= MAX_DEPTH:
         return False
-    starts = np.concatenate(([0], np.flatnonzero(a[:-1] == _NL) + 1))
-    per_line = np.add.reduceat(opens, starts, dtype=np.int64)
+    ends = np.searchsorted(opens, np.flatnonzero(a == _NL))
+    per_line = np.diff(ends, prepend=0, append=len(opens))
     return bool(per_line.max() > MAX_DEPTH) and max_depth(data) > MAX_DEPTH
 
 

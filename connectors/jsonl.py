@@ -64,7 +64,9 @@ from beam_ingest.schema import Kind, Schema
 __all__ = ["ReadJsonl"]
 
 _NAMESPACE = "beam_ingest"
-_CHUNK_SIZE = 1 << 20
+_CHUNK_SIZE = 4 << 20
+# pyarrow parses a chunk as blocks of about this size on its CPU thread pool.
+_PARSE_BLOCK = 1 << 19
 _BOM = b"\xef\xbb\xbf"
 _BLANK_LINE = re.compile(rb"\n[ \t\r]*(?=\n)")
 _WHITESPACE = b" \t\r"
@@ -215,7 +217,9 @@ def _parse(chunk: bytes, schema: pa.Schema | None) -> pa.Table | None:
     try:
         return pa_json.read_json(
             pa.BufferReader(chunk),
-            read_options=pa_json.ReadOptions(use_threads=False, block_size=len(chunk) + 1),
+            read_options=pa_json.ReadOptions(
+                use_threads=len(chunk) > _PARSE_BLOCK, block_size=_PARSE_BLOCK
+            ),
             parse_options=options,
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
