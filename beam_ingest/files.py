@@ -144,15 +144,30 @@ def _masked_crc(data: bytes) -> int:
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
 
+_HEADERS: dict[int, bytes] = {}  # record length -> its 12 framing bytes
+
+
+def _header(length: int) -> bytes:
+    """A record's length and the masked crc32c of the length (cached by length:
+    the records of a dataset have few distinct lengths)."""
+    header = _HEADERS.get(length)
+    if header is None:
+        if len(_HEADERS) >= 1 << 16:
+            _HEADERS.clear()
+        packed = _U64.pack(length)
+        header = _HEADERS[length] = packed + _U32.pack(_masked_crc(packed))
+    return header
+
+
 def frame_records(records: Iterable[bytes]) -> bytes:
     """The TFRecord encoding of several records, as one buffer."""
     out = bytearray()
+    crc, pack, delta = google_crc32c.value, _U32.pack, _MASK_DELTA
     for record in records:
-        header = _U64.pack(len(record))
-        out += header
-        out += _U32.pack(_masked_crc(header))
+        out += _header(len(record))
         out += record
-        out += _U32.pack(_masked_crc(record))
+        c = crc(record)
+        out += pack((((c >> 15) | (c << 17)) + delta) & 0xFFFFFFFF)
     return bytes(out)
 
 

@@ -104,7 +104,8 @@ class SplitAssigner:
         return bisect.bisect(self._cumulative, bucket(key, self.total_buckets))
 
     def assign_all(self, keys: Iterable[bytes]) -> list[int]:
-        sha256 = hashlib.sha256
+        # int(digest, big-endian) is the number `bucket` parses from the hex digest.
+        sha256, from_bytes = hashlib.sha256, int.from_bytes
         total = self.total_buckets
         cumulative = self._cumulative
-        return [bisect.bisect(cumulative, int(sha256(k).hexdigest(), 16) % total) for k in keys]
+        return [bisect.bisect(cumulative, from_bytes(sha256(k).digest()) % total) for k in keys]

@@ -1,4 +1,4 @@
-"""The part writer's parallel gzip: one ordinary gzip member, whatever the buffers."""
+"""The part writer: TFRecord framing, and parallel gzip as one ordinary gzip member."""
 
 from __future__ import annotations
 
@@ -50,3 +50,15 @@ def test_a_failed_write_surfaces_at_close(tmp_path, monkeypatch):
     writer.write(b"x" * 100, 1)
     with pytest.raises(OSError, match="disk full"):
         writer.close()
+
+
+def test_framing_is_what_tensorflow_writes(tmp_path):
+    """Records of repeated and of new lengths (the length header is cached by
+    length), an empty one, and one past 2**16 bytes."""
+    records = [b"", b"a", b"b", b"xy" * 300, b"z" * 600, b"q" * 70_000, b"a", b""]
+    path = tmp_path / "tf.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for record in records:
+            writer.write(record)
+    assert frame_records(records) == path.read_bytes()
+    assert frame_records(records) == frame_records(iter(records))
