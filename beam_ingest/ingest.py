@@ -141,6 +141,24 @@ def _check_inputs_outside_output(inputs: Mapping[str, list[dict]], output_dir: s
         )
 
 
+def _check_same_selection(registry_reports: Mapping[str, dict]) -> None:
+    """Input splits read from the registry select the same spans and version,
+    as input splits of files must (`beam_ingest.spans.resolve`)."""
+    selected = {
+        split: (tuple(report.get("spans") or ()), report.get("version"))
+        for split, report in registry_reports.items()
+    }
+    if len(set(selected.values())) > 1:
+        described = ", ".join(
+            f"{split!r}: span(s) {', '.join(map(str, spans)) or 'none'}"
+            + (f" version {version}" if version is not None else "")
+            for split, (spans, version) in selected.items()
+        )
+        raise ConfigError(
+            f"--input-split: the splits select different spans or versions: {described}"
+        )
+
+
 class Ingest(beam.PTransform):
     """The whole run: read, encode, split, write, dead letters, commit.
 
@@ -200,6 +218,7 @@ class Ingest(beam.PTransform):
                 for key, value in source.extra_outputs()[1].items():
                     extra_report.setdefault(key, {})[name or "all"] = value
         _check_inputs_outside_output(inputs, config.output_dir)
+        _check_same_selection(extra_report.get("registry", {}))
         # ... and output files (labels.txt), which must agree across sources.
         extra_files, _ = merge_extra_outputs(sources.values())
         staged = examples | "WriteSplits" >> WriteSplits(

@@ -104,3 +104,21 @@ def test_run_from_the_registry_with_splits_and_a_transform(root, tmp_path, capsy
     assert report["records_read"] == 8
     assert report["transform"] == {"function": f"{fn}:odd", "records_dropped": 3}
     assert {n: s["examples"] for n, s in report["splits"].items()} == {"train": 3, "test": 2}
+
+
+def test_registry_splits_that_select_different_spans_are_an_error(root, tmp_path, capsys):
+    registry = Registry(root)
+    for name in ["k/v1_1-train", "k/v1_1-test", "k/v2_1-train"]:
+        registry.push(name, [str(write_csv(tmp_path / name / "x.csv", ROWS[:2]))], format="csv")
+    out = str(tmp_path / "out")
+    argv = ["run", "--registry", root, "--output", out]
+    argv += ["--input-split", "train=k/v{SPAN}_{VERSION}-train"]
+    argv += ["--input-split", "test=k/v{SPAN}_{VERSION}-test"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert (
+        "the splits select different spans or versions: "
+        "'train': span(s) 2 version 1, 'test': span(s) 1 version 1"
+    ) in err
+    assert main([*argv, "--span", "1"]) == 0, capsys.readouterr().err
+    assert read_report(out)["registry"]["train"]["span"] == 1
