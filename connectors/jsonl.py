@@ -214,16 +214,20 @@ def _parse(chunk: bytes, schema: pa.Schema | None) -> pa.Table | None:
         if schema is not None
         else pa_json.ParseOptions()
     )
-    try:
-        return pa_json.read_json(
-            pa.BufferReader(chunk),
-            read_options=pa_json.ReadOptions(
-                use_threads=len(chunk) > _PARSE_BLOCK, block_size=_PARSE_BLOCK
-            ),
-            parse_options=options,
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError):
-        return None
+    blocks = _PARSE_BLOCK if len(chunk) > _PARSE_BLOCK else len(chunk) + 1
+    while True:
+        try:
+            return pa_json.read_json(
+                pa.BufferReader(chunk),
+                read_options=pa_json.ReadOptions(
+                    use_threads=blocks <= len(chunk), block_size=blocks
+                ),
+                parse_options=options,
+            )
+        except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+            if blocks > len(chunk) or "straddl" not in str(e):
+                return None
+            blocks = len(chunk) + 1  # a line longer than a block: the chunk as one block
 
 
 # --- the inference pass ------------------------------------------------------

@@ -263,6 +263,23 @@ def test_taxi_reports_agree_and_jsonl_takes_only_the_fast_path(taxi_runs):
     assert metrics["jsonl"].get("jsonl_infer_slow_chunks", 0) == 0
 
 
+def test_a_line_longer_than_a_parse_block_stays_on_the_fast_path(tmp_path):
+    """pyarrow cannot parse a line that straddles two blocks; the chunk is
+    then parsed as one block, not line by line."""
+    path = tmp_path / "long.jsonl"
+    long = json.dumps({"id": 2, "v": list(range(200_000))})  # about 1.3 MB
+    path.write_text(f'{{"id": 1, "v": [1]}}\n{long}\n{{"id": 3, "v": []}}\n')
+    assert len(long) > jsonl._PARSE_BLOCK
+    out = tmp_path / "out"
+    metrics = _run_with_metrics(
+        IngestConfig(source=ReadJsonl(str(path)), output_dir=str(out), splits=ONE_SPLIT)
+    )
+    assert metrics.get("jsonl_slow_chunks", 0) == metrics.get("jsonl_infer_slow_chunks", 0) == 0
+    got = _by_id(out)
+    assert got[2]["v"] == (INT, list(range(200_000)))
+    assert (got[1]["v"], got[3]["v"]) == ((INT, [1]), (INT, []))
+
+
 # --- 4. bad lines ------------------------------------------------------------------
 
 BAD_LINES = [
