@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 # TFX 1.21 cannot be resolved by pip on Python 3.11 (ml-metadata and
 # tensorflow-data-validation 1.21 have no wheel there). This is the verified
-# set from DESIGN.md: the TFX packages without their dependencies, then the
+# set (docs/design.md, Dependencies): the TFX packages without their dependencies, then the
 # few runtime dependencies the ExampleGen components need.
 TFX_NODEPS := tfx==1.21.0 ml-pipelines-sdk==1.21.0 ml-metadata==1.17.1 \
               tensorflow-model-analysis==0.52.0 tensorflow-transform==1.21.0

@@ -2,7 +2,7 @@
 
 `transforms/` and `connectors/` live at the repository root but install as
 `beam_ingest.transforms` and `beam_ingest.connectors`, so the distribution has
-exactly one top-level import name (see DESIGN.md, Layout).
+exactly one top-level import name (see docs/design.md, Layout).
 """
 
 from pathlib import Path

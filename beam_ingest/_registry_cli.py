@@ -14,8 +14,8 @@ import sys
 from beam_ingest.errors import ConfigError
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Adds `registry` and its subcommands to the CLI's subparsers."""
+def add_parser(sub) -> None:
+    """Adds `registry` and its subcommands to the CLI's subparsers (`add_subparsers()`)."""
     registry = sub.add_parser(
         "registry",
         help="push, list, show and delete dataset registry entries",
@@ -36,23 +36,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     push = verbs.add_parser("push", help="copy files into a new entry")
     push.add_argument("name", help="entry name, e.g. klue_sts/v3_1-train")
     push.add_argument("files", nargs="+", help="files, folders or globs (any Beam filesystem)")
-    from beam_ingest._registry_formats import FORMATS
+    from beam_ingest import formats
+    from beam_ingest.cli import add_option
 
-    push.add_argument("--format", required=True, choices=FORMATS)
+    push.add_argument("--format", required=True, choices=formats.names())
     push.add_argument("--description", default="", help="free text")
     push.add_argument("--tag", action="append", default=[], help="a label (repeatable)")
-    csv_group = push.add_argument_group("CSV dialect")
-    csv_group.add_argument("--delimiter")
-    csv_group.add_argument("--quote-char", help='quote character; "" for none')
-    csv_group.add_argument("--escape-char")
-    csv_group.add_argument("--encoding")
-    push.add_argument("--columns", metavar="A,B,C", help="Parquet: read only these columns")
-    push.add_argument("--input-compression", metavar="auto|gzip|none", help="TFRecord files")
-    images = push.add_argument_group("images")
-    images.add_argument("--label-pattern", help="regex with one group on the relative path")
-    images.add_argument("--no-labels", action="store_true", help="write no label features")
-    images.add_argument("--classes", metavar="FILE", help="fixed label vocabulary, one a line")
-    images.add_argument("--verify-images", action="store_true", help="decode fully (slower)")
+    for fmt in formats.all_formats():
+        stored = [o for o in fmt.options if o.stored]
+        if stored:
+            group = push.add_argument_group(f"{fmt.name} options")
+            for option in stored:
+                add_option(group, option)
     root(push)
 
     ls = verbs.add_parser("ls", help="list entries matching a glob or {SPAN}/{VERSION} pattern")
@@ -131,25 +126,9 @@ def run(args: argparse.Namespace, beam_args: list[str]) -> int:
 
 
 def _push_options(args: argparse.Namespace) -> dict[str, object]:
-    """The flags given, as the format's options (the registry refuses flags
-    that do not apply to the format)."""
-    options: dict[str, object] = {}
-    for flag in ("delimiter", "escape_char", "encoding", "label_pattern"):
-        if getattr(args, flag) is not None:
-            options[flag] = getattr(args, flag)
-    if args.quote_char is not None:
-        options["quote_char"] = args.quote_char or None
-    if args.columns:
-        options["columns"] = [c.strip() for c in args.columns.split(",")]
-    if args.input_compression:
-        options["compression"] = args.input_compression
-    if args.no_labels:
-        options["labels"] = "none"
-    if args.verify_images:
-        options["verify"] = True
-    if args.classes:
-        from beam_ingest import files
+    """The format options given, by name (the registry parses them and
+    refuses those that do not apply to the format)."""
+    from beam_ingest import formats
 
-        text = files.read_bytes(args.classes).decode("utf-8")
-        options["classes"] = [line for line in text.splitlines() if line]
-    return options
+    names = {o.name for f in formats.all_formats() for o in f.options if o.stored}
+    return {name: value for name, value in vars(args).items() if name in names}

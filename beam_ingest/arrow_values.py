@@ -1,4 +1,4 @@
-"""Arrow columns to the value contract of DESIGN.md, for every columnar source.
+"""Arrow columns to the value contract (docs/formats.md), for every columnar source.
 
 Connectors that read typed data (Parquet, Avro, JSONL) hand their batches to
 `to_example_columns`, which returns columns `ToTFExample` encodes directly:

@@ -17,119 +17,66 @@ import threading
 import time
 from collections.abc import Sequence
 
-from beam_ingest.config_from_args import SOURCES
+from beam_ingest import options
 from beam_ingest.errors import ConfigError, IngestError, from_pipeline_failure
+
+#: `run` option groups, in the order `--help` shows them.
+_GROUPS = {
+    "input": "input",
+    "spans": "spans and versions",
+    "output": "output",
+    "run": "the run",
+}
+
+
+def add_option(parser: argparse.ArgumentParser, option: options.Option) -> None:
+    """Adds `option` to an argparse parser. Nothing is set for an option not
+    given (the options model fills in defaults), so what was given is known."""
+    help_text = options.cli_message(option.help)
+    kwargs: dict = {"dest": option.name, "default": argparse.SUPPRESS, "help": help_text}
+    if option.kind == "flag":
+        kwargs["action"] = "store_true"
+    else:
+        if option.kind == "list":
+            kwargs["action"] = "append"
+        choices = option.choice_list()
+        if choices is not None and option.metavar is None:
+            kwargs["metavar"] = "{" + ",".join(choices) + "}"
+        elif option.metavar:
+            kwargs["metavar"] = option.metavar
+        if option.default not in (None, False) and "default" not in help_text:
+            kwargs["help"] = f"{help_text} (default {option.default})"
+    parser.add_argument(option.flag, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="beam-ingest",
         description="Raw data to TFX-compatible tf.Example TFRecords on Apache Beam.",
+        allow_abbrev=False,
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser(
         "run",
         help="ingest input files into split TFRecords",
-        description="Ingest input files into split TFRecords. Arguments the command does not "
-        "know (or all after --) are Beam pipeline options, e.g. --runner, "
-        "--direct_num_workers.",
+        description="Ingest input files into split TFRecords. Beam pipeline options go after "
+        "--, e.g. beam-ingest run ... -- --runner=FlinkRunner. All options: docs/cli.md.",
+        allow_abbrev=False,
     )
-    run.add_argument(
-        "--format",
-        choices=sorted(SOURCES),
-        help="input format (required, except with --registry: manifests name it)",
-    )
-    source = run.add_mutually_exclusive_group(required=True)
-    source.add_argument("--input", help="glob of input files on any Beam filesystem")
-    source.add_argument(
-        "--input-split",
-        action="append",
-        metavar="NAME=PATTERN",
-        help="an input that is already a split (repeatable); no hash split is done",
-    )
-    run.add_argument("--output", required=True, help="output folder (must be empty or new)")
-    run.add_argument(
-        "--split",
-        action="append",
-        metavar="NAME=BUCKETS",
-        help="an output split and its hash buckets (repeatable); default train=2 eval=1",
-    )
-    run.add_argument("--partition-feature", help="split by this feature's value, as TFX does")
-    run.add_argument("--schema", help="schema file: tensorflow_metadata text proto or JSON")
-    run.add_argument(
-        "--max-bad-records",
-        type=int,
-        default=0,
-        metavar="N",
-        help="let the run succeed with up to N bad records (default 0)",
-    )
-    run.add_argument(
-        "--num-shards", type=int, default=0, metavar="N", help="files per split (0: automatic)"
-    )
-    run.add_argument(
-        "--deterministic",
-        action="store_true",
-        help="byte-identical files on every rerun: fixed shards (--num-shards, default 1), "
-        "records sorted in each; costs a shuffle and memory",
-    )
-    run.add_argument(
-        "--shuffle", action="store_true", help="reshuffle examples before writing, as TFX does"
-    )
-    run.add_argument("--compression", default="gzip", choices=("gzip", "none"))
-    run.add_argument(
-        "--compression-level",
-        type=int,
-        default=6,
-        metavar="0-9",
-        help="gzip level (default 6); 0 is fastest, for already compressed data such as images",
-    )
-    run.add_argument("--overwrite", action="store_true", help="replace a non-empty output")
-    csv_group = run.add_argument_group("CSV dialect")
-    csv_group.add_argument("--delimiter", default=",")
-    csv_group.add_argument("--quote-char", default='"', help='quote character; "" for none')
-    csv_group.add_argument("--escape-char", default=None)
-    csv_group.add_argument("--encoding", default="utf-8")
-    run.add_argument(
-        "--columns",
-        metavar="A,B,C",
-        help="Parquet: read only these columns (parent.child for a struct field)",
-    )
-    run.add_argument(
-        "--input-compression",
-        default="auto",
-        metavar="auto|gzip|none",
-        help="TFRecord input: auto (gzip by the .gz extension), gzip or none",
-    )
-    _add_span_arguments(run)
-    run.add_argument(
-        "--span-feature", metavar="NAME", help="add each example's span as an int feature NAME"
-    )
-    images = run.add_argument_group("images")
-    images.add_argument("--image-root", help="folder image/filename is relative to")
-    images.add_argument("--label-pattern", help="regex with one group on the relative path")
-    images.add_argument("--labels", metavar="FILE", help="manifest CSV/JSONL: path, label")
-    images.add_argument("--no-labels", action="store_true", help="write no label features")
-    images.add_argument("--classes", metavar="FILE", help="fixed label vocabulary, one a line")
-    images.add_argument("--verify-images", action="store_true", help="decode fully (slower)")
-    run.add_argument(
-        "--registry",
-        metavar="ROOT",
-        help="read dataset registry entries: --input/--input-split patterns name entries",
-    )
-    run.add_argument(
-        "--transform-fn",
-        metavar="FILE.py:FN",
-        help="apply FN (pyarrow.RecordBatch -> RecordBatch) to every batch before encoding; "
-        "also MODULE:FN",
-    )
-    run.add_argument("--verbose", action="store_true", help="show Beam's logs")
+    groups = {key: run.add_argument_group(title) for key, title in _GROUPS.items()}
+    for option in options.all_options():
+        if option.group not in groups:
+            groups[option.group] = run.add_argument_group(f"{option.group} options")
+        add_option(groups[option.group], option)
 
-    spans = sub.add_parser("spans", help="show which spans, versions and files a run would ingest")
-    spans_source = spans.add_mutually_exclusive_group(required=True)
-    spans_source.add_argument("--input", help="pattern with {SPAN}, {VERSION}, {YYYY}...")
-    spans_source.add_argument("--input-split", action="append", metavar="NAME=PATTERN")
-    _add_span_arguments(spans)
+    spans = sub.add_parser(
+        "spans",
+        help="show which spans, versions and files a run would ingest",
+        allow_abbrev=False,
+    )
+    for name in ("input", "input_split", "span", "span_range", "last_spans"):
+        add_option(spans, options.get(name))
 
     from beam_ingest import _registry_cli
 
@@ -141,12 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_span_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("spans and versions")
-    choice = group.add_mutually_exclusive_group()
-    choice.add_argument("--span", type=int, help="ingest this span (default: the latest)")
-    choice.add_argument("--span-range", metavar="A:B", help="ingest spans A to B")
-    choice.add_argument("--last-spans", type=int, metavar="K", help="ingest the K latest spans")
+def given_options(args: argparse.Namespace) -> dict[str, object]:
+    """The options given on the command line (by name), as strings."""
+    return {k: v for k, v in vars(args).items() if k not in ("command",)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,22 +101,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv, beam_args = argv[:cut], argv[cut + 1 :]
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
-    if args.command == "spans":
-        if unknown:
-            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-        return _guard(lambda: _spans(args))
     if args.command == "registry":
         from beam_ingest import _registry_cli
 
-        return _guard(lambda: _registry_cli.run(args, unknown + beam_args))
+        return guard(lambda: _registry_cli.run(args, unknown + beam_args))
+    if unknown:
+        return _usage_error(parser, args.command, unknown)
+    if args.command == "spans":
+        return guard(lambda: _spans(args))
     if args.command == "inspect":
-        if unknown:
-            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-        return _guard(lambda: _inspect(args))
-    return _guard(lambda: _run(args, unknown + beam_args))
+        return guard(lambda: _inspect(args))
+    values = given_options(args)
+    verbose = bool(values.pop("verbose", False))
+    return guard(lambda: _run_command(values, beam_args, verbose))
 
 
-def _guard(action) -> int:
+def _usage_error(parser: argparse.ArgumentParser, command: str, unknown: list[str]) -> int:
+    """Exit 2 for arguments the command does not know, saying what was meant."""
+    from beam_ingest.beam_options import beam_option_names
+
+    arg = unknown[0]
+    name = arg.split("=", 1)[0]
+    known = [o.flag for o in options.all_options()] if command == "run" else []
+    if name.startswith("--") and name[2:] in beam_option_names():
+        hint = f"; {name} is a Beam pipeline option: put it after --, e.g. -- {arg}"
+    else:
+        hint = options.suggest(name, known)
+    _print_error(f"{command}: unrecognized argument {arg!r}{hint}")
+    return 2
+
+
+def _run_command(values: dict[str, object], beam_args: list[str], verbose: bool) -> int:
+    from beam_ingest.beam_options import check_beam_args
+    from beam_ingest.config import build_config
+
+    check_beam_args(beam_args)
+    return run(build_config(values), beam_args, verbose=verbose)
+
+
+def guard(action) -> int:
+    """Runs `action`; an error becomes one clear message and its exit status."""
     try:
         return action()
     except IngestError as e:
@@ -193,26 +161,28 @@ def _guard(action) -> int:
 def _print_error(message: str) -> None:
     # Beam appends the failing step to errors raised inside a pipeline.
     message = re.sub(r"\s*\[while running '[^']*'\]\s*$", "", message)
+    message = options.cli_message(message)
     print(f"beam-ingest: error: {message}", file=sys.stderr)
 
 
-def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
-    if not args.verbose:
+def run(config, beam_args: Sequence[str], *, verbose: bool = False) -> int:
+    """Runs `Ingest(config)` with Beam arguments, as `beam-ingest run` does:
+    a progress line on a terminal, a summary at the end. Returns 0.
+
+    Raises:
+        ConfigError: a bad configuration or Beam option (before anything runs).
+        IngestError, or the runner's exception: the run failed.
+    """
+    if not verbose:
         logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
     import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
 
-    from beam_ingest.config_from_args import config_from_args
-
-    config = config_from_args(args)
-    started = time.time()
-    try:
-        options = PipelineOptions(beam_args)
-    except Exception as e:
-        raise ConfigError(f"bad Beam pipeline options {beam_args}: {e}") from e
     from beam_ingest import Ingest
+    from beam_ingest.runners import pipeline_options
 
-    pipeline = beam.Pipeline(options=options)
+    started = time.time()
+    options_ = pipeline_options(beam_args)
+    pipeline = beam.Pipeline(options=options_)
     ingest = Ingest(config)
     _ = pipeline | "Ingest" >> ingest
     progress = _Progress(ingest.stage_dir, started) if sys.stderr.isatty() else None
@@ -222,7 +192,7 @@ def _run(args: argparse.Namespace, beam_args: list[str]) -> int:
     finally:
         if progress:
             progress.stop()
-    if options.get_all_options().get("dry_run"):
+    if options_.get_all_options().get("dry_run"):
         print("Dry run: the job was built, not submitted; nothing was written")
         return 0
     _print_summary(config.output_dir, time.time() - started)
@@ -286,11 +256,16 @@ def _print_summary(output_dir: str, seconds: float) -> None:
 
 
 def _spans(args: argparse.Namespace) -> int:
-    from beam_ingest.config_from_args import input_splits, span_selection
+    from beam_ingest.config import input_splits, span_selection
     from beam_ingest.spans import describe, resolve
 
-    patterns = input_splits(args.input_split) if args.input_split else {"all": args.input}
-    print(describe(resolve(patterns, **span_selection(args))))
+    values = options.parse_values(given_options(args))
+    if not values["input"] and not values["input_split"]:
+        raise ConfigError("input: required: a pattern with {SPAN}, {VERSION}, {YYYY}...")
+    patterns = (
+        input_splits(values["input_split"]) if values["input_split"] else {"all": values["input"]}
+    )
+    print(describe(resolve(patterns, **span_selection(values))))
     return 0
 
 

@@ -17,13 +17,18 @@ class ConfigError(IngestError, ValueError):
     exit_code = 2
 
 
-class DataError(IngestError):
-    """The input data is bad: more bad records than allowed, corrupt files."""
+class DataError(IngestError, RuntimeError):
+    """The input data is bad: more bad records than allowed, corrupt files.
+
+    Also a `RuntimeError`, which is what TFX's ExampleGen raises for the same
+    faults (an invalid feature name, an empty feature, a partition feature of
+    the wrong kind), so TFX code that catches those catches this too.
+    """
 
     exit_code = 1
 
 
-class OutputError(IngestError):
+class OutputError(IngestError, RuntimeError):
     """The output cannot be committed (a concurrent run, an internal mismatch)."""
 
     exit_code = 1

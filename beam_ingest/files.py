@@ -1,7 +1,8 @@
-"""Files on any Beam filesystem: matching patterns, TFRecord framing, staging.
+"""Files on any Beam filesystem: matching patterns, reading, writing, naming.
 
 Everything goes through `apache_beam.io.filesystems.FileSystems`, so local
-paths, gs:// and s3:// work the same way.
+paths, gs:// and s3:// work the same way. (TFRecord framing is
+`beam_ingest.framing`'s.)
 """
 
 from __future__ import annotations
@@ -9,10 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import posixpath
-import struct
-from collections.abc import Iterable, Iterator
 
-import google_crc32c
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
@@ -26,8 +24,10 @@ class FileInfo:
     mtime: float
 
 
-def match_files(pattern: str, *, argument: str = "--input") -> list[FileInfo]:
+def match_files(pattern: str, *, argument: str = "input") -> list[FileInfo]:
     """Files matching a glob, sorted by path (the order is part of determinism).
+
+    Messages start with `argument` (the parameter that gave the pattern).
 
     On local paths nothing matched is dropped silently: a pattern that names
     a folder, a broken symbolic link among the matches (Beam's listing skips
@@ -128,74 +128,6 @@ def delete_tree(path: str) -> None:
     """Deletes a folder and everything in it; a missing folder is fine."""
     if FileSystems.exists(path):
         FileSystems.delete([path])
-
-
-# --- TFRecord framing -----------------------------------------------------
-# Each record: uint64 length, masked crc32c of the length, data, masked crc32c
-# of the data (tensorflow/core/lib/io/record_writer.cc).
-
-_MASK_DELTA = 0xA282EAD8
-_U64 = struct.Struct("<Q")
-_U32 = struct.Struct("<I")
-
-
-def _masked_crc(data: bytes) -> int:
-    crc = google_crc32c.value(data)
-    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-_HEADERS: dict[int, bytes] = {}  # record length -> its 12 framing bytes
-
-
-def _header(length: int) -> bytes:
-    """A record's length and the masked crc32c of the length (cached by length:
-    the records of a dataset have few distinct lengths)."""
-    header = _HEADERS.get(length)
-    if header is None:
-        if len(_HEADERS) >= 1 << 16:
-            _HEADERS.clear()
-        packed = _U64.pack(length)
-        header = _HEADERS[length] = packed + _U32.pack(_masked_crc(packed))
-    return header
-
-
-def frame_records(records: Iterable[bytes]) -> bytes:
-    """The TFRecord encoding of several records, as one buffer."""
-    out = bytearray()
-    crc, pack, delta = google_crc32c.value, _U32.pack, _MASK_DELTA
-    for record in records:
-        out += _header(len(record))
-        out += record
-        c = crc(record)
-        out += pack((((c >> 15) | (c << 17)) + delta) & 0xFFFFFFFF)
-    return bytes(out)
-
-
-def read_records(path: str, limit: int | None = None) -> Iterator[bytes]:
-    """Records of a TFRecord file; gzip by the `.gz` extension.
-
-    Raises:
-        ValueError: a length or data checksum does not match (a corrupt file).
-    """
-    with FileSystems.open(path) as f:  # AUTO compression: .gz decompresses
-        count = 0
-        while limit is None or count < limit:
-            header = f.read(12)
-            if not header:
-                return
-            if len(header) < 12:
-                raise ValueError(f"{path}: truncated record header at record {count}")
-            (length,) = _U64.unpack_from(header)
-            if _U32.unpack_from(header, 8)[0] != _masked_crc(header[:8]):
-                raise ValueError(f"{path}: corrupt length checksum at record {count}")
-            body = f.read(length + 4)
-            if len(body) < length + 4:
-                raise ValueError(f"{path}: truncated record {count}")
-            record = body[:length]
-            if _U32.unpack_from(body, length)[0] != _masked_crc(record):
-                raise ValueError(f"{path}: corrupt data checksum at record {count}")
-            yield record
-            count += 1
 
 
 def shard_name(prefix: str, index: int, total: int, suffix: str) -> str:

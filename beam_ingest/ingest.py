@@ -10,15 +10,18 @@ from collections.abc import Mapping
 
 import apache_beam as beam
 
-from beam_ingest import __version__
-from beam_ingest.connectors._outputs import merge_extra_outputs
+from beam_ingest import options
 from beam_ingest.errors import ConfigError
+from beam_ingest.sink import Sink
+from beam_ingest.source import merge_extra_outputs
 from beam_ingest.splits import DEFAULT_SPLITS, SplitSpec, validate_splits
 from beam_ingest.transforms.commit import CommitOutput, output_is_occupied, stage_dir_for
 from beam_ingest.transforms.encode import ToTFExample
 from beam_ingest.transforms.split import HashSplit
-from beam_ingest.transforms.write import COMPRESSIONS, WriteBadRecords, WriteSplits
+from beam_ingest.transforms.tfrecord_sink import TFRecordSink
+from beam_ingest.transforms.write import WriteBadRecords
 from beam_ingest.user_transform import ApplyTransformFn
+from beam_ingest.version import __version__
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
@@ -32,7 +35,10 @@ class IngestConfig:
     `num_shards` says otherwise, records sorted in each shard; it costs a
     GroupByKey); `shuffle` reshuffles examples before writing, as TFX does. `transform_fn`
     (`FILE.py:FN`, `MODULE:FN` or a callable, see `beam_ingest.user_transform`)
-    is applied to every batch of every source before encoding.
+    is applied to every batch of every source before encoding. `sink` writes
+    the output files (`beam_ingest.sink.Sink`); by default a `TFRecordSink` with
+    `compression`, `compression_level`, `num_shards`, `deterministic` and
+    `shuffle`.
     """
 
     output_dir: str
@@ -49,6 +55,7 @@ class IngestConfig:
     overwrite: bool = False
     report_fields: Mapping[str, object] = dataclasses.field(default_factory=dict)
     transform_fn: object = None
+    sink: Sink | None = None
 
     def __post_init__(self) -> None:
         if self.transform_fn is not None:
@@ -57,35 +64,36 @@ class IngestConfig:
             object.__setattr__(self, "transform_fn", TransformFn.load(self.transform_fn))
         if (self.source is None) == (self.split_sources is None):
             raise ConfigError(
-                "give either --input (one source to split) or --input-split, not both"
+                "source: give either source (one source to split) or split_sources, not both"
             )
         if self.split_sources is not None:
             if not self.split_sources:
-                raise ConfigError("--input-split: at least one NAME=PATTERN is needed")
+                raise ConfigError("input_split: at least one NAME=PATTERN is needed")
             if self.partition_feature:
                 raise ConfigError(
-                    "--partition-feature: has no effect with --input-split (inputs already split)"
+                    "partition_feature: has no effect with `input_split` (inputs already split)"
                 )
             validate_splits([SplitSpec(name=n, buckets=1) for n in self.split_sources])
         object.__setattr__(self, "splits", validate_splits(self.splits))
         if not isinstance(self.output_dir, str) or not self.output_dir.strip():
-            raise ConfigError(f"--output: must be a path; got {self.output_dir!r}")
-        _non_negative_int("--max-bad-records", self.max_bad_records)
-        _non_negative_int("--num-shards", self.num_shards)
-        for flag, value in (("--deterministic", self.deterministic), ("--shuffle", self.shuffle)):
-            if not isinstance(value, bool):
-                raise ConfigError(f"{flag}: must be True or False; got {value!r}")
+            raise ConfigError(f"output: must be a path; got {self.output_dir!r}")
+        for name in _CHECKED:
+            object.__setattr__(self, name, options.check(name, getattr(self, name)))
         if self.deterministic and self.shuffle:
-            raise ConfigError("--shuffle: cannot go with --deterministic (which sorts records)")
+            raise ConfigError("shuffle: cannot go with `deterministic` (which sorts records)")
         if self.deterministic and not self.num_shards:
             object.__setattr__(self, "num_shards", 1)  # a fixed count; 1 unless given
-        if self.compression_level not in range(10):
-            raise ConfigError(
-                f"--compression-level: must be 0 to 9; got {self.compression_level!r}"
-            )
-        if self.compression not in COMPRESSIONS:
-            raise ConfigError(
-                f"--compression: {self.compression!r} is not one of {list(COMPRESSIONS)}"
+        if self.sink is None:
+            object.__setattr__(
+                self,
+                "sink",
+                TFRecordSink(
+                    compression=self.compression,
+                    compression_level=self.compression_level,
+                    num_shards=self.num_shards,
+                    deterministic=self.deterministic,
+                    shuffle=self.shuffle,
+                ),
             )
 
     @property
@@ -95,9 +103,15 @@ class IngestConfig:
         return tuple(s.name for s in self.splits)
 
 
-def _non_negative_int(argument: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{argument}: must be an int >= 0; got {value!r}")
+#: Fields checked as the options of the same name (`beam_ingest.options`).
+_CHECKED = (
+    "max_bad_records",
+    "num_shards",
+    "deterministic",
+    "shuffle",
+    "compression",
+    "compression_level",
+)
 
 
 def _check_output_path(output_dir: str) -> None:
@@ -107,22 +121,22 @@ def _check_output_path(output_dir: str) -> None:
         return
     path = os.path.abspath(output_dir)
     if os.path.exists(path) and not os.path.isdir(path):
-        raise ConfigError(f"--output: {output_dir!r} is a file, not a folder")
+        raise ConfigError(f"output: {output_dir!r} is a file, not a folder")
     existing = path
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
         raise ConfigError(
-            f"--output: {output_dir!r} cannot be created: {existing!r} is a file, not a folder"
+            f"output: {output_dir!r} cannot be created: {existing!r} is a file, not a folder"
         )
     folder = existing if existing != path else os.path.dirname(path)
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"--output: {output_dir!r} cannot be created: {folder!r} is not writable")
+        raise ConfigError(f"output: {output_dir!r} cannot be created: {folder!r} is not writable")
 
 
 def _check_inputs_outside_output(inputs: Mapping[str, list[dict]], output_dir: str) -> None:
     """No input file may lie inside the output folder: the run would read its
-    own output, and --overwrite would delete its input."""
+    own output, and overwrite would delete its input."""
     if "://" in output_dir:
         prefix = output_dir.rstrip("/") + "/"
         inside = [f["path"] for fs in inputs.values() for f in fs if f["path"].startswith(prefix)]
@@ -136,8 +150,8 @@ def _check_inputs_outside_output(inputs: Mapping[str, list[dict]], output_dir: s
         ]
     if inside:
         raise ConfigError(
-            f"--input: {inside[0]!r} is inside --output {output_dir!r}; the run would read "
-            "its own output (and --overwrite would delete its input). Write elsewhere."
+            f"input: {inside[0]!r} is inside `output` {output_dir!r}; the run would read "
+            "its own output (and overwrite=True would delete its input). Write elsewhere."
         )
 
 
@@ -155,7 +169,7 @@ def _check_same_selection(registry_reports: Mapping[str, dict]) -> None:
             for split, (spans, version) in selected.items()
         )
         raise ConfigError(
-            f"--input-split: the splits select different spans or versions: {described}"
+            f"input_split: the splits select different spans or versions: {described}"
         )
 
 
@@ -180,8 +194,8 @@ class Ingest(beam.PTransform):
         _check_output_path(config.output_dir)
         if not config.overwrite and output_is_occupied(config.output_dir):
             raise ConfigError(
-                f"--output: {config.output_dir!r} exists and is not empty; "
-                "use --overwrite to replace it"
+                f"output: {config.output_dir!r} exists and is not empty; "
+                "use overwrite=True to replace it"
             )
         started = time.time()
         stage = self.stage_dir = stage_dir_for(config.output_dir, uuid.uuid4().hex[:12])
@@ -193,42 +207,32 @@ class Ingest(beam.PTransform):
             tag = f"[{name}]" if name else ""
             read = pbegin | f"Read{tag}" >> source
             if config.transform_fn is not None:
-                applied = read["records"] | f"TransformFn{tag}" >> ApplyTransformFn(
+                applied = read.records | f"TransformFn{tag}" >> ApplyTransformFn(
                     config.transform_fn,
-                    source_files=[f.path for f in getattr(source, "files", [])],
+                    source_files=[f.path for f in source.input_files()],
                 )
                 dropped.append(applied["dropped"])
-                read = {**read, "records": applied["records"], "schema": applied["schema"]}
-            encoded = read["records"] | f"ToTFExample{tag}" >> ToTFExample(
+                read = read._replace(records=applied["records"], schema=applied["schema"])
+            encoded = read.records | f"ToTFExample{tag}" >> ToTFExample(
                 partition_feature=config.partition_feature
             )
             if name:
                 examples[name] = encoded | f"Unbatch{tag}" >> beam.Map(lambda b: b.examples)
             else:
                 examples.update(encoded | "HashSplit" >> HashSplit(config.splits))
-            bad.append(read["bad_records"])
-            counts.append(read["counts"])
-            schemas.append(read["schema"])
-            inputs[name or "all"] = [
-                {"path": f.path, "size": f.size} for f in getattr(source, "files", [])
-            ]
+            bad.append(read.bad_records)
+            counts.append(read.counts)
+            schemas.append(read.schema)
+            inputs[name or "all"] = [{"path": f.path, "size": f.size} for f in source.input_files()]
             # A source may add report fields (skipped files), known once it
             # has expanded.
-            if hasattr(source, "extra_outputs"):
-                for key, value in source.extra_outputs()[1].items():
-                    extra_report.setdefault(key, {})[name or "all"] = value
+            for key, value in source.extra_outputs().report.items():
+                extra_report.setdefault(key, {})[name or "all"] = value
         _check_inputs_outside_output(inputs, config.output_dir)
         _check_same_selection(extra_report.get("registry", {}))
         # ... and output files (labels.txt), which must agree across sources.
-        extra_files, _ = merge_extra_outputs(sources.values())
-        staged = examples | "WriteSplits" >> WriteSplits(
-            stage,
-            num_shards=config.num_shards,
-            compression=config.compression,
-            compression_level=config.compression_level,
-            deterministic=config.deterministic,
-            shuffle=config.shuffle,
-        )
+        extra_files = merge_extra_outputs(list(sources.values())).files
+        staged = examples | "WriteSplits" >> config.sink.write(stage)
         bad_staged = (
             bad | "FlattenBadRecords" >> beam.Flatten() | "DeadLetters" >> WriteBadRecords(stage)
         )
@@ -246,8 +250,7 @@ class Ingest(beam.PTransform):
             "num_shards": config.num_shards,
             "deterministic": config.deterministic,
             "shuffle": config.shuffle,
-            "compression": config.compression,
-            "compression_level": config.compression_level,
+            **config.sink.report(),
             "output_dir": config.output_dir,
             "started_at": started,
             **(
@@ -268,9 +271,8 @@ class Ingest(beam.PTransform):
             output_dir=config.output_dir,
             stage_dir=stage,
             split_names=config.split_names,
+            sink=config.sink,
             num_shards=config.num_shards,
-            compression=config.compression,
-            compression_level=config.compression_level,
             max_bad_records=config.max_bad_records,
             overwrite=config.overwrite,
             report=report,

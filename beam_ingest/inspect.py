@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from beam_ingest import files
+from beam_ingest import files, framing
 from beam_ingest.errors import ConfigError
 from beam_ingest.transforms.commit import REPORT_NAME
 
@@ -25,7 +25,7 @@ def read_examples(path: str, limit: int) -> list[dict]:
     """The first `limit` examples of a TFRecord file, decoded to dicts."""
     from tfx_bsl.coders import example_coder
 
-    records = list(files.read_records(path, limit=limit))
+    records = list(framing.read_records(path, limit=limit))
     if not records:
         return []
     batch = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(records)

@@ -29,7 +29,6 @@ the number of entries.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime
 import hashlib
 import json
@@ -42,108 +41,24 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from beam_ingest import files as fs
-from beam_ingest._registry_formats import check_format, normalize_options, profile
+from beam_ingest import formats
 from beam_ingest.errors import ConfigError, DataError
 from beam_ingest.files import FileInfo
-from beam_ingest.schema import Kind, Schema
+from beam_ingest.registry_entry import (
+    FILES,
+    MANIFEST,
+    Entry,
+    EntryFile,
+    check_name,
+    default_root,
+    is_entry_name,
+)
+from beam_ingest.registry_formats import normalize_options, profile
 
 __all__ = ["Entry", "EntryFile", "Registry", "default_root"]
 
-MANIFEST = "manifest.json"
-FILES = "files"
 _STAGING = ".staging"
 _CHUNK = 1 << 20
-_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=+-]*\Z")
-_RESERVED = (FILES, MANIFEST)
-
-
-def default_root() -> str:
-    """`$BEAM_INGEST_REGISTRY`, else `~/.beam_ingest/registry`."""
-    return os.environ.get("BEAM_INGEST_REGISTRY") or os.path.expanduser("~/.beam_ingest/registry")
-
-
-@dataclasses.dataclass(frozen=True)
-class EntryFile:
-    """One file of an entry: its path under `files/`, size and sha256 (hex)."""
-
-    name: str
-    size: int
-    sha256: str
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Entry:
-    """An entry's manifest."""
-
-    name: str
-    format: str
-    files: tuple[EntryFile, ...]
-    records: int
-    schema: Schema
-    options: Mapping[str, object]
-    created: str  # ISO 8601, UTC
-    description: str = ""
-    tags: tuple[str, ...] = ()
-
-    @property
-    def size(self) -> int:
-        return sum(f.size for f in self.files)
-
-    def to_json(self) -> dict:
-        return {
-            "name": self.name,
-            "format": self.format,
-            "files": [dataclasses.asdict(f) for f in self.files],
-            "records": self.records,
-            "schema": self.schema.to_dict(),
-            "options": dict(self.options),
-            "created": self.created,
-            "description": self.description,
-            "tags": list(self.tags),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping, where: str) -> Entry:
-        """The manifest's JSON as an Entry.
-
-        Raises:
-            DataError: fields are missing or of the wrong type.
-        """
-        try:
-            return cls(
-                name=data["name"],
-                format=data["format"],
-                files=tuple(
-                    EntryFile(f["name"], int(f["size"]), f["sha256"]) for f in data["files"]
-                ),
-                records=int(data["records"]),
-                schema=Schema.from_kinds((n, Kind[k.upper()]) for n, k in data["schema"].items()),
-                options=dict(data["options"]),
-                created=data["created"],
-                description=data.get("description", ""),
-                tags=tuple(data.get("tags", ())),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise DataError(f"registry: {where} is not a valid manifest: {e!r}") from e
-
-
-def check_name(name: object) -> str:
-    """An entry name: parts of `A-Z a-z 0-9 _ . = + -` joined by `/`.
-
-    Raises:
-        ConfigError: an empty part, `..`, a part starting with `.` or `-`, a
-            character outside the set, or a reserved part (`files`, `manifest.json`).
-    """
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"registry: an entry name must be a non-empty string; got {name!r}")
-    for part in name.split("/"):
-        if not _PART.match(part) or part in _RESERVED:
-            raise ConfigError(
-                f"registry: entry name {name!r} has the part {part!r}; parts are non-empty, "
-                "start with a letter, digit or _, hold only letters, digits and _ . = + -, "
-                f"and are not {' or '.join(_RESERVED)} (e.g. 'klue_sts/v3_1-train')"
-            )
-    return name
 
 
 class Registry:
@@ -196,7 +111,7 @@ class Registry:
         entries = []
         for m in found:
             name = m.path[start:end]
-            if all(_PART.match(p) and p not in _RESERVED for p in name.split("/")):
+            if is_entry_name(name):
                 entries.append(FileInfo(name, m.size_in_bytes, m.last_updated_in_seconds))
         return sorted(entries, key=lambda info: info.path)
 
@@ -307,7 +222,7 @@ class Registry:
             name: the entry's name, e.g. `klue_sts/v3_1-train`.
             paths: files, folders (every file under them, relative paths
                 kept, e.g. image class folders) or globs, on any Beam filesystem.
-            format: one of `_registry_formats.FORMATS`.
+            format: a format of the format table (`beam_ingest.formats`).
             options: the format's options (CSV dialect, Parquet columns, ...).
             description: free text.
             tags: free-form labels.
@@ -319,7 +234,7 @@ class Registry:
                 other entries or inside one.
         """
         check_name(name)
-        check_format(format)
+        formats.get(format)
         options = normalize_options(format, options)
         if not isinstance(description, str):
             raise ConfigError(f"--description: must be a string; got {description!r}")

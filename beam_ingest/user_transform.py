@@ -13,7 +13,7 @@ becomes present and empty).
   workers too: install it there), or, from Python, any picklable callable.
 - Errors: an exception the function raises fails the run with a DataError
   naming the function and the batch's file. Connectors put the file in the
-  batch's schema metadata (`connectors._outputs.FILE_METADATA`: CSV and
+  batch's schema metadata (`beam_ingest.source.FILE_METADATA`: CSV and
   Parquet do); for a batch without it the message names the source's file if
   it has one, else how many files it has and the first.
 - Counting: rows in minus rows out, summed over batches, is the report's
@@ -180,8 +180,8 @@ class _ApplyFn(beam.DoFn):
         import pyarrow as pa
 
         from beam_ingest.arrow_values import to_example_columns
-        from beam_ingest.connectors._outputs import FILE_METADATA
         from beam_ingest.schema import Schema
+        from beam_ingest.source import FILE_METADATA
 
         if isinstance(batch, pa.RecordBatch):
             metadata = batch.schema.metadata or {}

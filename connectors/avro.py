@@ -3,7 +3,7 @@
 Work units are byte ranges of a file (`desired_bundle_size`, as Beam's
 `ReadAllFromAvro`); a unit reads the blocks whose sync marker ends in its
 range, so a big file is read in parallel and every block exactly once. Only
-headers are read when the pipeline is built. Runs of blocks holding ~10k
+headers are read when the pipeline is built (`_avro_schema`). Runs of blocks of ~10k
 records are decoded straight into Arrow columns by polars' Avro reader
 (`_avro_columns`: the file's header plus the blocks' bytes is an Avro file to
 it). fastavro, one dict per record, then `RecordBatch.from_pylist`, decodes
@@ -24,61 +24,46 @@ inside an array, a decimal beyond its precision) is a bad record whose
 from __future__ import annotations
 
 import functools
-import io
-import json
-from collections.abc import Iterator
-from typing import Any, NamedTuple
+from collections.abc import Iterator, Mapping, Sequence
 
 import apache_beam as beam
 import fastavro
 import pyarrow as pa
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 
-from beam_ingest.arrow_values import drop_rows, to_example_columns, unsupported_columns
+from beam_ingest.arrow_values import drop_rows, to_example_columns
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors._avro_columns import ColumnsReader, Frames, columns_reader, frame_blocks
-from beam_ingest.connectors._outputs import check_bundle_size, check_pattern, source_outputs
+from beam_ingest.connectors._avro_schema import (
+    SYNC_SIZE,
+    Header,
+    arrow_schema,
+    common_schema,
+    open_file,
+    read_header,
+)
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Schema
+from beam_ingest.source import (
+    Source,
+    SourceOutputs,
+    check_bundle_size,
+    check_pattern,
+    source_outputs,
+)
 
 __all__ = ["ReadAvro"]
 
 _NAMESPACE = "beam_ingest"
 _BATCH_ROWS = 10_000
-_SYNC_SIZE = 16
 _RAW_CHARS = 200
 _VALUE_ERRORS = (pa.ArrowException, ValueError, TypeError, OverflowError)
-_PRIMITIVES = {
-    "null": pa.null(),
-    "boolean": pa.bool_(),
-    "int": pa.int32(),
-    "long": pa.int64(),
-    "float": pa.float32(),
-    "double": pa.float64(),
-    "bytes": pa.binary(),
-    "string": pa.string(),
-}
-# (Avro type, logical type): read as the plain Avro value, typed by Arrow.
-_PLAIN_LOGICAL = {
-    ("int", "date"): pa.date32(),
-    ("int", "time-millis"): pa.time32("ms"),
-    ("long", "time-micros"): pa.time64("us"),
-    ("long", "timestamp-millis"): pa.timestamp("ms", tz="UTC"),
-    ("long", "timestamp-micros"): pa.timestamp("us", tz="UTC"),
-    ("long", "timestamp-nanos"): pa.timestamp("ns", tz="UTC"),
-    ("long", "local-timestamp-millis"): pa.timestamp("ms"),
-    ("long", "local-timestamp-micros"): pa.timestamp("us"),
-    ("long", "local-timestamp-nanos"): pa.timestamp("ns"),
-    ("string", "uuid"): pa.string(),
-}
 
 
-class ReadAvro(beam.PTransform):
+class ReadAvro(Source):
     """Reads Avro files into `pyarrow.RecordBatch`es under the value contract.
 
-    Returns a dict of PCollections: `records` (RecordBatches), `bad_records`
+    Returns `SourceOutputs`: `records` (RecordBatches), `bad_records`
     (`BadRecord`), `counts` (`(file, records read)` per work unit) and
     `schema` (one `Schema`). `["null", T]` unions are nullable T; records
     flatten to `parent.child`; enums are strings; decimals are floats; dates
@@ -101,20 +86,60 @@ class ReadAvro(beam.PTransform):
     def __init__(
         self, file_pattern: str, *, desired_bundle_size: int = 64 << 20, label: str | None = None
     ) -> None:
-        super().__init__(label)
+        super().__init__()
+        self.label = label
         check_pattern("ReadAvro", file_pattern)
         check_bundle_size("ReadAvro", desired_bundle_size)
         self.file_pattern = file_pattern
         self.desired_bundle_size = desired_bundle_size
-        self.files: list[FileInfo] = []
 
-    def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
-        self.files = match_files(self.file_pattern)
-        converted = _common_schema(self.files)
+    @classmethod
+    def from_options(
+        cls, pattern: str, options: Mapping[str, object], schema: Schema | None
+    ) -> ReadAvro:
+        """The reader of `pattern` (Avro has no options).
+
+        Raises:
+            ConfigError: a schema is given (Avro files carry their own), or a
+                malformed pattern.
+        """
+        if schema is not None:
+            raise ConfigError("schema: Avro files carry their own schema; leave schema out")
+        return cls(pattern)
+
+    @classmethod
+    def profile(cls, paths: Sequence[str], options: Mapping[str, object]) -> tuple[int, Schema]:
+        """(records, schema) of Avro files: the schema from their headers, the
+        records as their blocks' headers count them.
+
+        Raises:
+            ConfigError: a file `ReadAvro` refuses (see the class), or one whose
+                blocks cannot be read.
+        """
+        schema = common_schema(list(paths))
+        records = 0
+        for path in paths:
+            with open_file(path) as f:
+                try:
+                    records += sum(block.num_records for block in fastavro.block_reader(f))
+                except Exception as e:  # fastavro raises several types
+                    raise ConfigError(
+                        f"registry push: {path!r} is not a readable Avro file: {e}"
+                    ) from e
+        return records, Schema.from_arrow(schema)
+
+    @property
+    def files(self) -> list[FileInfo]:
+        """Deprecated alias of `input_files()`, kept for one release."""
+        return self.input_files()
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> SourceOutputs:
+        self._files = match_files(self.file_pattern)
+        converted = common_schema([f.path for f in self._files])
         step = self.desired_bundle_size
         units = [
             (f.path, start, min(start + step, f.size), f.size)
-            for f in self.files
+            for f in self._files
             for start in range(0, f.size, step)
         ]
         read = (
@@ -131,154 +156,6 @@ class ReadAvro(beam.PTransform):
 
     def display_data(self) -> dict:
         return {"file_pattern": self.file_pattern, "bundle_size": self.desired_bundle_size}
-
-
-# --- schemas ------------------------------------------------------------------
-
-
-class _Header(NamedTuple):
-    schema: Any  # the writer schema, as fastavro parsed it
-    codec: str
-    raw: bytes  # the header fastavro decodes blocks with (see `_PLAIN_LOGICAL`)
-    end: int  # offset of the first block
-    sync: bytes
-    declared: Any  # the writer schema, as the file states it (JSON)
-
-
-def _open(path: str):
-    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
-
-
-def _read_header(f) -> _Header:
-    reader = fastavro.block_reader(f)
-    end = f.tell()
-    f.seek(end - _SYNC_SIZE)
-    sync = f.read(_SYNC_SIZE)
-    raw = io.BytesIO()
-    declared = json.loads(reader.metadata["avro.schema"])
-    fastavro.writer(raw, _plain(declared), [], codec=reader.codec, sync_marker=sync)
-    return _Header(reader.writer_schema, reader.codec, raw.getvalue(), end, sync, declared)
-
-
-def _plain(schema: Any) -> Any:
-    if isinstance(schema, list):
-        return [_plain(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: _plain(v) for k, v in schema.items()}
-    if (str(out.get("type")), out.get("logicalType")) in _PLAIN_LOGICAL:
-        del out["logicalType"]
-    return out
-
-
-class _Unsupported(Exception):
-    """A field with no tf.Example form: `args` are (field, what it is)."""
-
-
-def _arrow_type(schema: Any, field: str, named: dict, stack: tuple) -> pa.DataType:
-    if isinstance(schema, list):
-        branches = [s for s in schema if s != "null"]
-        if len(branches) > 1:
-            raise _Unsupported(field, f"a union of several non-null types {branches}")
-        return _arrow_type(branches[0], field, named, stack) if branches else pa.null()
-    if isinstance(schema, str):
-        if schema in _PRIMITIVES:
-            return _PRIMITIVES[schema]
-        if schema in stack:
-            raise _Unsupported(field, f"the recursive type {schema!r}")
-        return _arrow_type(named[schema], field, named, stack)
-    kind, logical = schema["type"], schema.get("logicalType")
-    if not isinstance(kind, str):
-        return _arrow_type(kind, field, named, stack)
-    if kind in ("record", "enum", "fixed"):
-        named[schema["name"]] = schema
-    if (kind, logical) in _PLAIN_LOGICAL:
-        return _PLAIN_LOGICAL[(kind, logical)]
-    if logical == "decimal" and kind in ("bytes", "fixed"):
-        precision, scale = schema.get("precision"), schema.get("scale", 0)
-        if not isinstance(precision, int) or precision < 1:
-            raise _Unsupported(field, f"a decimal with precision {precision!r}")
-        return (pa.decimal128 if precision <= 38 else pa.decimal256)(precision, scale)
-    if kind == "record":
-        inner = (*stack, schema["name"])
-        return pa.struct(
-            (f["name"], _arrow_type(f["type"], f"{field}.{f['name']}".lstrip("."), named, inner))
-            for f in schema["fields"]
-        )
-    if kind == "array":
-        return pa.list_(_arrow_type(schema["items"], field, named, stack))
-    if kind == "map":
-        raise _Unsupported(field, "an Avro map")
-    if kind in ("enum", "fixed"):
-        return pa.string() if kind == "enum" else pa.binary(schema["size"])
-    return _arrow_type(kind, field, named, stack)  # a primitive or a named type
-
-
-def _arrow_schema(schema: Any) -> pa.Schema:
-    struct = _arrow_type(schema, "", {}, ())
-    if not pa.types.is_struct(struct):
-        raise _Unsupported("", f"a file of {struct} values, not of records")
-    return pa.schema(list(struct))
-
-
-def _file_schema(path: str) -> pa.Schema:
-    """A file's Arrow schema under the value contract, from its header alone."""
-    try:
-        with _open(path) as f:
-            header = _read_header(f)
-    except OSError as e:
-        raise ConfigError(f"--input: cannot read {path!r}: {e}") from e
-    except Exception as e:
-        raise ConfigError(f"--input: {path!r} is not a readable Avro file: {e!r}") from e
-    if why := _codec_error(header.codec):
-        raise ImportError(f"--input: {path!r} cannot be decoded: {why}")
-    try:
-        arrow = _arrow_schema(header.schema)
-        for name, arrow_type in unsupported_columns(arrow):
-            raise _Unsupported(name, f"{arrow_type} (an array of records or of arrays)")
-    except _Unsupported as e:
-        raise ConfigError(
-            f"--input: field {e.args[0]!r} of {path!r} is {e.args[1]}, which has no "
-            'tf.Example form (supported: primitives, enums, fixed, records, arrays, ["null", T])'
-        ) from e
-    return to_example_columns(pa.RecordBatch.from_pylist([], schema=arrow))[0].schema
-
-
-@functools.cache
-def _codec_error(codec: str) -> str | None:
-    """Why blocks compressed with `codec` cannot be read here (a missing library).
-    fastavro finds out only when it decodes a block, so a one-block file is tried."""
-    try:
-        buffer = io.BytesIO()
-        fastavro.writer(buffer, "null", [None], codec=codec)
-        buffer.seek(0)
-        list(fastavro.reader(buffer))
-    except ValueError as e:
-        return str(e)
-    return None
-
-
-def _common_schema(files: list[FileInfo]) -> pa.Schema:
-    first = _file_schema(files[0].path)
-    expected = dict(zip(first.names, first.types, strict=True))
-    for info in files[1:]:
-        schema = _file_schema(info.path)
-        got = dict(zip(schema.names, schema.types, strict=True))
-        for name in [*expected, *(n for n in got if n not in expected)]:
-            if expected.get(name) != got.get(name):
-                raise ConfigError(
-                    f"--input: files of one pattern must have compatible schemas: field "
-                    f"{name!r} is {_shape(expected.get(name))} in {files[0].path!r} but "
-                    f"{_shape(got.get(name))} in {info.path!r}"
-                )
-    return first
-
-
-def _shape(t: pa.DataType | None) -> str:
-    if t is None:
-        return "absent"
-    kind = Schema.from_arrow(pa.schema([("_", t)])).columns[0].kind.name.lower()
-    return f"a list of {kind}" if pa.types.is_large_list(t) else kind
 
 
 # --- reading ------------------------------------------------------------------
@@ -314,12 +191,12 @@ def _next_sync(f, pos: int, sync: bytes, size: int) -> int:
     while pos < size and (chunk := f.read(min(1 << 16, size - pos))):
         data = carry + chunk
         if (found := data.find(sync)) >= 0:
-            return pos - len(carry) + found + _SYNC_SIZE
-        carry, pos = data[1 - _SYNC_SIZE :], pos + len(chunk)
+            return pos - len(carry) + found + SYNC_SIZE
+        carry, pos = data[1 - SYNC_SIZE :], pos + len(chunk)
     return size
 
 
-def _blocks(f, header: _Header, size: int, pos: int, stop: int) -> Iterator[tuple]:
+def _blocks(f, header: Header, size: int, pos: int, stop: int) -> Iterator[tuple]:
     """(offset, end, block, error) of each block starting in [pos, stop). Bytes
     that do not frame a block give block None and end at the next sync marker."""
     reader = None
@@ -344,7 +221,7 @@ def _blocks(f, header: _Header, size: int, pos: int, stop: int) -> Iterator[tupl
         reader, pos = None, end
 
 
-def _records_before(f, header: _Header, size: int, first: int) -> int:
+def _records_before(f, header: Header, size: int, first: int) -> int:
     """Records in the file before the block at `first`, as block headers state."""
     blocks = _blocks(f, header, size, header.end, first)
     return sum(block.num_records for _, _, block, _ in blocks if block is not None)
@@ -367,12 +244,12 @@ class _ReadUnitFn(beam.DoFn):
     def process(self, unit: tuple[str, int, int, int]) -> Iterator:
         path, start, stop, size = unit
         read = ordinal = 0  # records read; the file's records before `pos`, from `first`
-        with _open(path) as f:
-            header = _read_header(f)
-            arrow = _arrow_schema(header.schema)
+        with open_file(path) as f:
+            header = read_header(f)
+            arrow = arrow_schema(header.schema)
             pos = first = header.end
             if start > header.end:
-                pos = first = _next_sync(f, start - _SYNC_SIZE, header.sync, size)
+                pos = first = _next_sync(f, start - SYNC_SIZE, header.sync, size)
             first_index = functools.partial(_records_before, f, header, size, first)
             columns = columns_reader(header.declared, header.codec, header.sync, arrow)
             while pos < min(stop, size):

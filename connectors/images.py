@@ -16,86 +16,73 @@ transparency. TensorFlow cannot decode TIFF: there the same mode rule holds
 (CMYK 4, I and F 1).
 
 Only the header is parsed (`PIL.Image.open` is lazy) unless `verify=True`,
-which decodes every frame to catch truncated or corrupt data. Without it, a
-PNG without its IEND chunk or a JPEG without an end-of-image marker after its
-last scan is a bad record (truncated; a cheap check of the bytes, no decode).
-An image above Pillow's decompression-bomb limit (`PIL.Image.MAX_IMAGE_PIXELS`,
-read as each image is opened; its warning range included) is a bad record.
+which decodes every frame to catch truncated or corrupt data; a PNG or JPEG
+cut short, and an image above Pillow's decompression-bomb limit, are bad
+records either way (`_images_inspect`).
 
 Work units are groups of files (up to 256 files or 64 MiB, by the sizes the
 match returned), each giving one RecordBatch; a bigger file is a unit of its
 own, read once and not copied into the batch. Labels and the vocabulary are
-decided when the pipeline is built, from the matched paths or the manifest.
-Matched files whose extension is not an image's are skipped: listed in
+decided when the pipeline is built, from the matched paths or the manifest
+(`_images_labels`). Matched files whose extension is not an image's are skipped: listed in
 `skipped` and the report, not counted as records read.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
-import os
-import posixpath
 import re
-from collections.abc import Iterator, Sequence
-from typing import NamedTuple
+from collections.abc import Iterator, Mapping, Sequence
 
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from PIL import Image, ImageSequence, UnidentifiedImageError
 
+from beam_ingest import formats
 from beam_ingest.bad_records import BadRecord
-from beam_ingest.connectors._outputs import source_outputs
+from beam_ingest.connectors._images_inspect import inspect_image
+from beam_ingest.connectors._images_labels import (
+    Item,
+    label_items,
+    label_problem,
+    pattern_root,
+    relative,
+)
 from beam_ingest.errors import ConfigError
-from beam_ingest.files import FileInfo, is_local, match_files
+from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Kind, Schema
+from beam_ingest.source import ExtraOutputs, Source, SourceOutputs, check_pattern, source_outputs
 
 __all__ = ["ReadImages"]
 
 _NAMESPACE = "beam_ingest"
 _BATCH_FILES = 256
 _BATCH_BYTES = 64 << 20
-_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".bmp", ".webp")
-_EXTENSIONS += (".tif", ".tiff")
-_OPEN = ["JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF"]  # Pillow opens no other format
-_FORMATS = {name: name.lower() for name in _OPEN} | {"MPO": "jpeg"}  # JPEG opens MPO files
+#: The image file extensions: the format table's (one place for them).
+_EXTENSIONS = formats.get("images").extensions
 _MODES = ("folder", "pattern", "manifest", "none")
-_PATH_KEYS, _LABEL_KEYS = ("path", "filename", "file"), ("label", "class")
 _COLUMNS = [(f"image/{n}", Kind.BYTES) for n in ("encoded", "format")]
 _COLUMNS += [(f"image/{n}", Kind.INT) for n in ("height", "width", "channels")]
 _COLUMNS += [("image/filename", Kind.BYTES)]
 _LABEL_COLUMNS = [("image/class/label", Kind.INT), ("image/class/text", Kind.BYTES)]
 
 
-class _Item(NamedTuple):
-    """One record: an image to read, or (`problem` set) a bad record known already."""
-
-    path: str
-    name: str = ""
-    size: int = 0
-    label: int = -1
-    text: str = ""
-    problem: str = ""
-    record: int = 0
-    raw: str = ""
-
-
-class ReadImages(beam.PTransform):
+class ReadImages(Source):
     """Reads image files into `pyarrow.RecordBatch`es, one row per image.
 
-    Returns a dict of PCollections: `records` (RecordBatches), `bad_records`
+    Returns `SourceOutputs`: `records` (RecordBatches), `bad_records`
     (`BadRecord`), `counts` (`(file, records read)`) and `schema` (one `Schema`).
-    After expansion, `files` holds the images, `skipped` the matched paths that
-    are not images by extension, and `vocabulary` the labels in id order.
+    After expansion, `input_files()` gives the images, `skipped` the matched
+    paths that are not images by extension, and `vocabulary` the labels in id
+    order; `extra_outputs()` adds labels.txt (with labels) and the report
+    field `skipped_files`.
 
     Args:
         file_pattern: a glob on any Beam filesystem, e.g. `data/**`.
-        root: the folder `image/filename` is relative to; None takes the
-            pattern's longest folder prefix before any glob character.
+        root: the folder `image/filename` is relative to (the option
+            `image_root`); None takes the pattern's longest folder prefix
+            before any glob character.
         labels: `folder` (the parent folder's name), `pattern` (the group of
             `label_pattern` searched for in the relative path), `manifest`, or
             `none`. None: `pattern` with a label_pattern, `manifest` with a
@@ -103,18 +90,23 @@ class ReadImages(beam.PTransform):
         label_pattern: a regex with exactly one group.
         manifest: a CSV file with a header, or JSONL (`.jsonl`, `.json`), with a
             path column (`path`, `filename` or `file`; relative to the root, or
-            absolute under it) and a label column (`label` or `class`). It is
-            read when the pipeline is built; its labels make the vocabulary.
+            absolute under it) and a label column (`label` or `class`) (the
+            option `labels`). It is read when the pipeline is built; its labels
+            make the vocabulary.
         classes: the vocabulary in id order (e.g. an earlier run's labels.txt),
             so ids stay the same across runs; a label outside it is a bad
             record. None: the sorted labels found.
-        verify: decode every image fully to catch truncated or corrupt data.
+        verify: decode every image fully to catch truncated or corrupt data
+            (the option `verify_images`).
 
     Raises:
         ConfigError: a bad argument here; when the pipeline is built: no file
             matches, none is an image, an image is outside the root, or the
             manifest cannot be read or lacks its columns.
     """
+
+    #: The file extensions read as images (lower case); other files are skipped.
+    EXTENSIONS: tuple[str, ...] = _EXTENSIONS
 
     def __init__(
         self,
@@ -128,74 +120,127 @@ class ReadImages(beam.PTransform):
         verify: bool = False,
         label: str | None = None,
     ) -> None:
-        super().__init__(label)
-        if not isinstance(file_pattern, str) or not file_pattern:
-            raise ConfigError(f"--input: must be a non-empty pattern; got {file_pattern!r}")
+        super().__init__()
+        self.label = label
+        check_pattern("ReadImages", file_pattern)
         if root is not None and (not isinstance(root, str) or not root):
-            raise ConfigError(f"--image-root: must be a non-empty path; got {root!r}")
+            raise ConfigError(f"image_root: must be a non-empty path; got {root!r}")
         if labels is None:
             labels = "manifest" if manifest is not None else "folder"
             labels = "pattern" if label_pattern is not None else labels
         if labels not in _MODES:
             raise ConfigError(f"ReadImages: labels must be one of {_MODES}; got {labels!r}")
-        for flag, mode, value in (("--label-pattern", "pattern", label_pattern),
-                                  ("--labels", "manifest", manifest)):  # fmt: skip
+        for name, mode, value in (("label_pattern", "pattern", label_pattern),
+                                  ("labels", "manifest", manifest)):  # fmt: skip
             if (labels == mode) != (value is not None):
                 raise ConfigError(
-                    f"{flag}: needed with labels={mode!r} and only then; got {value!r} with "
+                    f"{name}: needed with labels={mode!r} and only then; got {value!r} with "
                     f"labels={labels!r}"
                 )
         if label_pattern is not None:
             try:
                 groups = re.compile(label_pattern).groups
             except (re.error, TypeError) as e:
-                raise ConfigError(f"--label-pattern: {label_pattern!r} is not a regex: {e}") from e
+                raise ConfigError(f"label_pattern: {label_pattern!r} is not a regex: {e}") from e
             if groups != 1:
                 raise ConfigError(
-                    f"--label-pattern: {label_pattern!r} must have exactly one group; has {groups}"
+                    f"label_pattern: {label_pattern!r} must have exactly one group; has {groups}"
                 )
         if classes is not None and (
             labels == "none"
             or isinstance(classes, str | bytes)
             or not isinstance(classes, Sequence)
             or not classes
-            or any(_label_problem(c) for c in classes)
+            or any(label_problem(c) for c in classes)
             or len(set(classes)) != len(classes)
         ):
             raise ConfigError(
-                "--classes: must be a non-empty list of distinct labels without line breaks, "
+                "classes: must be a non-empty list of distinct labels without line breaks, "
                 f"and labels other than 'none'; got {classes!r} with labels={labels!r}"
             )
         if not isinstance(verify, bool):
-            raise ConfigError(f"--verify-images: must be True or False; got {verify!r}")
+            raise ConfigError(f"verify_images: must be True or False; got {verify!r}")
         self.file_pattern, self.root, self.labels = file_pattern, root, labels
         self.label_pattern, self.manifest, self.verify = label_pattern, manifest, verify
         self.classes = list(classes) if classes is not None else None
-        self.files: list[FileInfo] = []
         self.skipped: list[str] = []
         self.vocabulary: list[str] = []
 
-    def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
-        matched = match_files(self.file_pattern)
-        self.files = [f for f in matched if f.path.lower().endswith(_EXTENSIONS)]
-        self.skipped = [_shown(f.path) for f in matched if not f.path.lower().endswith(_EXTENSIONS)]
-        if not self.files:
+    @classmethod
+    def from_options(
+        cls, pattern: str, options: Mapping[str, object], schema: Schema | None
+    ) -> ReadImages:
+        """The reader of `pattern` with the options `image_root`, `label_pattern`,
+        `labels` (a manifest), `no_labels`, `classes` (a list) and `verify_images`.
+
+        Raises:
+            ConfigError: a schema is given (image examples have fixed
+                features), or an option value `ReadImages` refuses.
+        """
+        if schema is not None:
+            raise ConfigError("schema: image examples have fixed features; leave schema out")
+        return cls(
+            pattern,
+            root=options["image_root"],
+            labels="none" if options["no_labels"] else None,
+            label_pattern=options["label_pattern"],
+            manifest=options["labels"],
+            classes=options["classes"],
+            verify=options["verify_images"],
+        )
+
+    @classmethod
+    def profile(cls, paths: Sequence[str], options: Mapping[str, object]) -> tuple[int, Schema]:
+        """(images, schema) of some files: the images are counted by extension,
+        the schema is the fixed one (with label features unless `no_labels`).
+
+        Raises:
+            ConfigError: none of the files is an image.
+        """
+        records = sum(1 for p in paths if p.lower().endswith(_EXTENSIONS))
+        if not records:
             raise ConfigError(
-                f"--input: {self.file_pattern!r} matches {len(matched)} files but no image "
+                f"registry push: none of the {len(paths)} files is an image "
+                f"(extensions {', '.join(_EXTENSIONS)})"
+            )
+        columns = list(_COLUMNS)
+        if not options["no_labels"]:
+            columns += _LABEL_COLUMNS
+        return records, Schema.from_kinds(columns)
+
+    @property
+    def files(self) -> list[FileInfo]:
+        """Deprecated alias of `input_files()`, kept for one release."""
+        return self.input_files()
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> SourceOutputs:
+        matched = match_files(self.file_pattern)
+        images = [f for f in matched if f.path.lower().endswith(_EXTENSIONS)]
+        self.skipped = [_shown(f.path) for f in matched if not f.path.lower().endswith(_EXTENSIONS)]
+        if not images:
+            raise ConfigError(
+                f"input: {self.file_pattern!r} matches {len(matched)} files but no image "
                 f"(extensions {', '.join(_EXTENSIONS)}), e.g. {self.skipped[0]!r}"
             )
-        root = self.root if self.root is not None else _pattern_root(self.file_pattern)
+        root = self.root if self.root is not None else pattern_root(self.file_pattern)
         items = []
-        for info in self.files:
-            name = _relative(info.path, root)
+        for info in images:
+            name = relative(info.path, root)
             if name is None:
-                raise ConfigError(f"--image-root: {info.path!r} is not under {root!r}")
+                raise ConfigError(f"image_root: {info.path!r} is not under {root!r}")
             if _shown(info.path) != info.path:  # Beam's coders refuse it: a bad record
-                items.append(_Item(_shown(info.path), problem="the file name is not valid UTF-8"))
+                items.append(Item(_shown(info.path), problem="the file name is not valid UTF-8"))
             else:
-                items.append(_Item(info.path, name, info.size))
-        self.files = [dataclasses.replace(f, path=_shown(f.path)) for f in self.files]
-        items, self.vocabulary = self._label(items, root)
+                items.append(Item(info.path, name, info.size))
+        self._files = [dataclasses.replace(f, path=_shown(f.path)) for f in images]
+        items, self.vocabulary = label_items(
+            items,
+            root,
+            labels=self.labels,
+            label_pattern=self.label_pattern,
+            manifest=self.manifest,
+            classes=self.classes,
+        )
         columns = _COLUMNS + (_LABEL_COLUMNS if self.labels != "none" else [])
         read = (
             pbegin
@@ -207,45 +252,13 @@ class ReadImages(beam.PTransform):
         )
         return source_outputs(read, pbegin | "Schema" >> beam.Create([Schema.from_kinds(columns)]))
 
-    def _label(self, items: list[_Item], root: str) -> tuple[list[_Item], list[str]]:
-        """The items labelled (or with a problem) plus bad manifest rows; the vocabulary."""
-        bad_rows = [i for i in items if i.problem]
-        items = [i for i in items if not i.problem]
-        if self.labels == "none":
-            return items + bad_rows, []
-        if self.labels == "manifest":
-            rows, vocabulary, bad = _read_manifest(self.manifest, root, {i.name for i in items})
-            bad_rows += bad
-            found = [rows.get(i.name, ("", "not listed in the manifest")) for i in items]
-        else:
-            found = [self._label_of(i.name, root) for i in items]
-            vocabulary = sorted({text for text, problem in found if not problem})
-        vocabulary = self.classes if self.classes is not None else vocabulary
-        ids = {text: n for n, text in enumerate(vocabulary)}
-        labelled = []
-        for item, (text, problem) in zip(items, found, strict=True):
-            if not problem and text not in ids:
-                problem = f"label {text!r} is not one of --classes"
-            labelled.append(item._replace(label=ids.get(text, -1), text=text, problem=problem))
-        return labelled + bad_rows, list(vocabulary)
-
-    def _label_of(self, name: str, root: str) -> tuple[str, str]:
-        if self.labels == "folder":
-            folder = posixpath.basename(posixpath.dirname(name))
-            if not folder:
-                return "", f"no class folder: the image is directly under {root!r} (--image-root)"
-            return folder, _label_problem(folder)
-        match = re.search(self.label_pattern, name)
-        if match is None:
-            return "", f"{name!r} does not match --label-pattern {self.label_pattern!r}"
-        return match.group(1) or "", _label_problem(match.group(1))
-
-    def extra_outputs(self) -> tuple[dict[str, bytes], dict]:
-        """For `Ingest`: labels.txt (one label a line, in id order) and the skipped files."""
+    def extra_outputs(self) -> ExtraOutputs:
+        """labels.txt (one label a line, in id order) and the skipped files."""
         files = {}
         if self.labels != "none":
             files["labels.txt"] = "".join(f"{t}\n" for t in self.vocabulary).encode("utf-8")
-        return files, {"skipped_files": {"count": len(self.skipped), "first": self.skipped[:20]}}
+        skipped = {"count": len(self.skipped), "first": self.skipped[:20]}
+        return ExtraOutputs(files, {"skipped_files": skipped})
 
     def display_data(self) -> dict:
         data = {"file_pattern": self.file_pattern, "labels": self.labels, "verify": self.verify}
@@ -255,110 +268,15 @@ class ReadImages(beam.PTransform):
         return data
 
 
-def _label_problem(text: object) -> str:
-    if not isinstance(text, str) or not text:
-        return "empty label"
-    if "\n" in text or "\r" in text:
-        return f"label {text!r} has a line break (labels.txt holds one label a line)"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return f"label {text!r} is not valid UTF-8"
-    return ""
-
-
 def _shown(path: str) -> str:
     """The path, bytes that are not UTF-8 (surrogate escapes) shown as `\\xNN`."""
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _pattern_root(pattern: str) -> str:
-    """The longest folder prefix of the pattern before any glob character."""
-    match = re.search(r"[*?\[]", pattern)
-    prefix = pattern[: match.start()] if match else pattern
-    if "/" not in prefix:
-        return "."
-    root = prefix.rsplit("/", 1)[0]
-    return root + "/" if root.endswith(":/") or not root else root  # gs:// or /
-
-
-def _relative(path: str, root: str) -> str | None:
-    """`path` relative to `root` with `/` separators, or None if it is not under it."""
-    if is_local(path) and is_local(root):
-        rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root)).replace(os.sep, "/")
-        return None if rel == ".." or rel.startswith("../") else rel
-    prefix = root.rstrip("/") + "/"
-    return posixpath.normpath(path[len(prefix) :]) if path.startswith(prefix) else None
-
-
-def _read_manifest(
-    path: str, root: str, names: set[str]
-) -> tuple[dict[str, tuple[str, str]], list[str], list[_Item]]:
-    """{image name: (label, problem)}, the sorted labels of every row with one, and
-    the rows that name no matched image (or one named before) as bad records.
-
-    Raises:
-        ConfigError: the manifest cannot be read or parsed, or lacks a column.
-    """
-    try:
-        with FileSystems.open(path) as f:
-            text = f.read().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"--labels: cannot read the manifest {path!r}: {e}") from e
-    if path.lower().removesuffix(".gz").endswith((".jsonl", ".json")):
-        rows = []
-        for number, line in enumerate(text.splitlines(), 1):
-            try:
-                row = json.loads(line) if line.strip() else None
-            except json.JSONDecodeError as e:
-                raise ConfigError(f"--labels: line {number} of {path!r} is not JSON: {e}") from e
-            if line.strip() and not isinstance(row, dict):
-                raise ConfigError(f"--labels: line {number} of {path!r} is not a JSON object")
-            rows += [(number, row, line)] if row is not None else []
-        keys = list(rows[0][1]) if rows else []
-    else:
-        reader = csv.reader(io.StringIO(text, newline=""))
-        keys = next(reader, [])
-        rows = [(reader.line_num, dict(zip(keys, cells, strict=False)), ",".join(cells))
-                for cells in reader if cells]  # fmt: skip
-    path_key = next((k for k in _PATH_KEYS if k in keys), None)
-    label_key = next((k for k in _LABEL_KEYS if k in keys), None)
-    if path_key is None or label_key is None:
-        raise ConfigError(
-            f"--labels: the manifest {path!r} needs a path column (one of {_PATH_KEYS}) and "
-            f"a label column (one of {_LABEL_KEYS}); it has {keys}"
-        )
-    found: dict[str, tuple[str, str]] = {}
-    lines: dict[str, int] = {}
-    labels: set[str] = set()
-    bad: list[_Item] = []
-    for line, row, raw in rows:
-        file, value = row.get(path_key), row.get(label_key)
-        value = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
-        labels |= set() if _label_problem(value) else {value}
-        name = file if isinstance(file, str) and file else None
-        if name is not None:
-            absolute = "://" in name or os.path.isabs(name)
-            name = _relative(name, root) if absolute else posixpath.normpath(name)
-        problem = ""
-        if name is None:
-            problem = f"no path under {root!r} in column {path_key!r}"
-        elif name in lines:
-            problem = f"{file!r} is listed on line {lines[name]} already"
-        elif name not in names:
-            problem = f"{file!r}: no image matched by the input pattern has this path"
-        else:
-            found[name] = (value, _label_problem(value))
-        if problem:
-            bad.append(_Item(path, problem=f"manifest: {problem}", record=line, raw=raw))
-        lines.setdefault(name, line)
-    return found, sorted(labels), bad
-
-
-def _units(items: list[_Item]) -> list[list[_Item]]:
+def _units(items: list[Item]) -> list[list[Item]]:
     """Consecutive items grouped up to `_BATCH_FILES` files or `_BATCH_BYTES` bytes."""
-    units: list[list[_Item]] = []
-    unit: list[_Item] = []
+    units: list[list[Item]] = []
+    unit: list[Item] = []
     total = 0
     for item in items:
         if unit and (len(unit) >= _BATCH_FILES or total + item.size > _BATCH_BYTES):
@@ -367,64 +285,6 @@ def _units(items: list[_Item]) -> list[list[_Item]]:
         unit.append(item)
         total += item.size
     return [*units, unit] if unit else units
-
-
-def _inspect(data: bytes, verify: bool) -> tuple[tuple[str, int, int, int] | None, str]:
-    """(format, height, width, channels) of an image from its header, or why it is bad."""
-    if not data:
-        return None, "empty file"
-    try:
-        with Image.open(io.BytesIO(data), formats=_OPEN) as img:
-            width, height = img.size
-            limit = Image.MAX_IMAGE_PIXELS
-            if limit and width * height > limit:
-                return None, (
-                    f"decompression bomb: {width}x{height} = {width * height} pixels is above "
-                    f"PIL.Image.MAX_IMAGE_PIXELS ({limit})"
-                )
-            fmt = _FORMATS[img.format]
-            channels = _channels(fmt, img, data)
-            if not verify and (missing := _missing_end(fmt, data)):
-                return None, f"truncated: the file ends without {missing}"
-            if verify:
-                for frame in ImageSequence.Iterator(img):
-                    frame.load()
-    except Image.DecompressionBombError as e:
-        return None, f"decompression bomb: {e}"
-    except UnidentifiedImageError:
-        return None, "not an image Pillow reads as JPEG, PNG, GIF, BMP, WebP or TIFF"
-    except Exception as e:  # noqa: BLE001 - Pillow raises many types on corrupt data
-        return None, f"corrupt image: {type(e).__name__}: {e}"
-    return (fmt, height, width, channels), ""
-
-
-def _missing_end(fmt: str, data: bytes) -> str:
-    """What a PNG or JPEG file lacks at its end if it was cut short (found
-    without decoding: the IEND chunk; an end-of-image marker after the last
-    start of scan, markers that cannot occur inside compressed data), else ""."""
-    if fmt == "png" and data.rfind(b"IEND", 8) < 0:
-        return "the PNG IEND chunk"
-    if fmt == "jpeg":
-        scan = data.rfind(b"\xff\xda")
-        if scan < 0 or data.rfind(b"\xff\xd9") < scan:
-            return "the JPEG end-of-image marker after its last scan"
-    return ""
-
-
-def _channels(fmt: str, img: Image.Image, data: bytes) -> int:
-    """The channels `tf.io.decode_image` returns (see the module docstring)."""
-    if fmt == "gif":
-        return 3
-    if fmt == "jpeg":
-        return 1 if img.mode == "L" else 3
-    if fmt == "bmp":
-        header = int.from_bytes(data[14:18], "little")  # BITMAPCOREHEADER (12) or later
-        bits = int.from_bytes(data[28:30] if header >= 40 else data[24:26], "little")
-        if bits in (8, 24, 32):
-            return bits // 8
-    if img.mode in ("P", "PA"):
-        return 4 if img.mode == "PA" or "transparency" in img.info else 3
-    return len(img.getbands())
 
 
 def _binary(values: Sequence[bytes]) -> pa.Array:
@@ -446,7 +306,7 @@ class _ReadImagesFn(beam.DoFn):
         self._bad = beam.metrics.Metrics.counter(_NAMESPACE, "image_bad_records")
         self._bytes = beam.metrics.Metrics.counter(_NAMESPACE, "image_bytes_read")
 
-    def process(self, unit: list[_Item]) -> Iterator:
+    def process(self, unit: list[Item]) -> Iterator:
         rows: list[tuple] = []
         for item in unit:
             reason = item.problem
@@ -458,7 +318,7 @@ class _ReadImagesFn(beam.DoFn):
                     reason = f"cannot read the file: {e}"
                 else:
                     self._bytes.inc(len(data))
-                    header, reason = _inspect(data, self._verify)
+                    header, reason = inspect_image(data, self._verify)
             if reason:
                 self._bad.inc()
                 bad = BadRecord(item.path, item.record, reason, item.raw)

@@ -2,11 +2,12 @@
 
 One JSON object per line; blank lines are skipped (they are not records);
 `.gz`/`.bz2` files are decompressed by extension. A file is read in chunks of
-whole lines (about 1 MB), and each chunk is parsed by pyarrow's JSON reader
-with an explicit schema: no Python per record. Only a chunk that pyarrow
-rejects, or whose result breaks a rule pyarrow does not check, takes the slow
-path: `json.loads` line by line finds the bad lines, which are dead-lettered
-with their line number and a reason, and the rest becomes the chunk's batch.
+whole lines (about 4 MiB, `_jsonl_chunks`), and each chunk is parsed by
+pyarrow's JSON reader with an explicit schema: no Python per record. Only a
+chunk that pyarrow rejects, or whose result breaks a rule pyarrow does not
+check, takes the slow path: `json.loads` line by line finds the bad lines,
+which are dead-lettered with their line number and a reason, and the rest
+becomes the chunk's batch. Each batch names its file (`with_file`).
 
 Types, unless a schema is given, are inferred over all records of the
 pattern by a first pass (its result is a side input of the read):
@@ -43,40 +44,38 @@ beyond the float range.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import apache_beam as beam
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pa_json
-from apache_beam.io.filesystems import FileSystems
 
 from beam_ingest.arrow_values import to_example_columns
 from beam_ingest.bad_records import BadRecord
-from beam_ingest.connectors import _jsonl_types as types
-from beam_ingest.connectors._outputs import check_pattern, source_outputs
+from beam_ingest.connectors._jsonl_chunks import chunks, lines, parse, records_if_one_per_line
+from beam_ingest.connectors._jsonl_layout import CONTRACT_TYPES, Hints, Layout, Leaf, resolve
+from beam_ingest.connectors._jsonl_types import (
+    Observations,
+    Observer,
+    merge,
+    parse_line,
+    plain_numbers,
+)
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Kind, Schema
+from beam_ingest.source import Source, SourceOutputs, check_pattern, source_outputs, with_file
+from beam_ingest.transforms.merge import MergeCombineFn
 
 __all__ = ["ReadJsonl"]
 
 _NAMESPACE = "beam_ingest"
-_CHUNK_SIZE = 4 << 20
-# pyarrow parses a chunk as blocks of about this size on its CPU thread pool.
-_PARSE_BLOCK = 1 << 19
-_BOM = b"\xef\xbb\xbf"
-_BLANK_LINE = re.compile(rb"\n[ \t\r]*(?=\n)")
-_WHITESPACE = b" \t\r"
-_NEWLINE, _CR, _OPEN, _CLOSE = ord("\n"), ord("\r"), ord("{"), ord("}")
 
 
-class ReadJsonl(beam.PTransform):
+class ReadJsonl(Source):
     """Reads JSON Lines files into typed `pyarrow.RecordBatch`es.
 
-    Returns a dict of PCollections: `records` (RecordBatches under the value
+    Returns `SourceOutputs`: `records` (RecordBatches under the value
     contract), `bad_records` (`BadRecord`, with 1-based line numbers),
     `counts` (`(file, records read)`; blank lines are not records) and
     `schema` (one `Schema`).
@@ -102,7 +101,8 @@ class ReadJsonl(beam.PTransform):
         schema: Schema | None = None,
         label: str | None = None,
     ) -> None:
-        super().__init__(label)
+        super().__init__()
+        self.label = label
         check_pattern("ReadJsonl", file_pattern)
         if schema is not None and (not isinstance(schema, Schema) or not schema.columns):
             raise ConfigError(
@@ -111,18 +111,49 @@ class ReadJsonl(beam.PTransform):
             )
         self.file_pattern = file_pattern
         self.schema = schema
-        self._layout = types.Layout.from_schema(schema) if schema is not None else None
-        self.files: list[FileInfo] = []
+        self._layout = Layout.from_schema(schema) if schema is not None else None
 
-    def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
-        self.files = match_files(self.file_pattern)
-        paths = [f.path for f in self.files]
-        files = pbegin | "ListFiles" >> beam.Create(paths)
+    @classmethod
+    def from_options(
+        cls, pattern: str, options: Mapping[str, object], schema: Schema | None
+    ) -> ReadJsonl:
+        """`ReadJsonl` of `pattern` (JSONL has no options).
+
+        Raises:
+            ConfigError: a malformed pattern, or a schema whose names cannot be read
+                from JSON.
+        """
+        return cls(pattern, schema=schema)
+
+    @classmethod
+    def profile(cls, paths: Sequence[str], options: Mapping[str, object]) -> tuple[int, Schema]:
+        """(records read, inferred schema) of `paths`, read as `ReadJsonl` reads them.
+
+        Raises:
+            ConfigError: fields whose kinds do not widen, arrays of objects or
+                of arrays, or two fields flattening to the same name.
+        """
+        seen: Observations = {}
+        records = 0
+        for path in paths:
+            observed, count, _ = _observe_file(path)
+            merge(seen, observed)
+            records += count
+        return records, resolve(seen).schema
+
+    @property
+    def files(self) -> list[FileInfo]:
+        """Deprecated alias of `input_files()`, kept for one release."""
+        return self.input_files()
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> SourceOutputs:
+        self._files = match_files(self.file_pattern, argument="input")
+        files = pbegin | "ListFiles" >> beam.Create([f.path for f in self._files])
         if self._layout is None:
             layout = (
                 files
                 | "InferTypes" >> beam.ParDo(_InferTypesFn())
-                | "MergeTypes" >> beam.CombineGlobally(_MergeTypes())
+                | "MergeTypes" >> beam.CombineGlobally(MergeCombineFn(dict, merge, resolve))
             )
             schema = layout | "Schema" >> beam.Map(_schema_of)
         else:
@@ -138,99 +169,34 @@ class ReadJsonl(beam.PTransform):
         return {"file_pattern": self.file_pattern, "schema": given}
 
 
-def _schema_of(layout: types.Layout) -> Schema:
+def _schema_of(layout: Layout) -> Schema:
     return layout.schema
 
 
-# --- chunks of whole lines -------------------------------------------------
-
-
-def _chunks(path: str) -> Iterator[tuple[int, bytes]]:
-    """(number of its first line, bytes) of runs of whole lines, about
-    `_CHUNK_SIZE` each; every chunk ends with a newline. A leading UTF-8
-    byte-order mark is not part of the data."""
-    line = 1
-    pieces: list[bytes] = []
-    with FileSystems.open(path) as f:  # AUTO compression: by extension
-        first = True
-        while block := f.read(_CHUNK_SIZE):
-            if first:
-                block, first = block.removeprefix(_BOM), False
-            cut = block.rfind(b"\n") + 1
-            if not cut:
-                pieces.append(block)
-                continue
-            chunk = b"".join([*pieces, block[:cut]]) if pieces else block[:cut]
-            pieces = [block[cut:]] if cut < len(block) else []
-            yield line, chunk
-            line += chunk.count(b"\n")
-    if pieces:
-        yield line, b"".join(pieces) + b"\n"
-
-
-def _lines(first_line: int, chunk: bytes) -> Iterator[tuple[int, bytes]]:
-    """(line number, bytes) of each non-blank line of a chunk."""
-    for i, raw in enumerate(chunk[:-1].split(b"\n")):
-        if raw.strip(_WHITESPACE):
-            yield first_line + i, raw
-
-
-def _records_if_one_per_line(chunk: bytes) -> int | None:
-    """The number of non-blank lines, if pyarrow's reading of the chunk can be
-    checked by its row count: the chunk is UTF-8 (pyarrow does not check
-    strings) and each non-blank line starts with `{` and ends with `}`.
-
-    pyarrow reads `{..} {..}` on one line as two rows and an object spread
-    over lines as one, so its row count proves one object per line only when
-    no line can continue another: a line boundary inside an object would put
-    `}` before `{` (no valid JSON) or leave a line not framed by braces.
-    """
-    if not chunk.isascii():
-        try:
-            chunk.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    data = np.frombuffer(chunk, np.uint8)
-    newlines = np.flatnonzero(data == _NEWLINE)
-    lines = len(newlines)
-    starts = np.count_nonzero(data[newlines[:-1] + 1] == _OPEN) + (data[0] == _OPEN)
-    before = data[newlines - 1]
-    ends = np.count_nonzero(before == _CLOSE)
-    crlf = newlines[before == _CR]
-    ends += np.count_nonzero(data[crlf - 2] == _CLOSE)
-    if starts == ends == lines:
-        return lines
-    records = lines - len(_BLANK_LINE.findall(b"\n" + chunk))
-    return records if starts == ends == records else None
-
-
-def _parse(chunk: bytes, schema: pa.Schema | None) -> pa.Table | None:
-    """pyarrow's reading of a chunk, or None where pyarrow rejects it (or would
-    crash on it: it recurses without limit into nested objects)."""
-    if types.too_deep(chunk):
-        return None
-    options = (
-        pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
-        if schema is not None
-        else pa_json.ParseOptions()
-    )
-    blocks = _PARSE_BLOCK if len(chunk) > _PARSE_BLOCK else len(chunk) + 1
-    while True:
-        try:
-            return pa_json.read_json(
-                pa.BufferReader(chunk),
-                read_options=pa_json.ReadOptions(
-                    use_threads=blocks <= len(chunk), block_size=blocks
-                ),
-                parse_options=options,
-            )
-        except (pa.ArrowInvalid, UnicodeDecodeError) as e:
-            if blocks > len(chunk) or "straddl" not in str(e):
-                return None
-            blocks = len(chunk) + 1  # a line longer than a block: the chunk as one block
-
-
 # --- the inference pass ------------------------------------------------------
+
+
+def _observe_file(path: str) -> tuple[Observations, int, int]:
+    """The first place of each kind of value at each field path of one file,
+    its records (non-blank lines) and the number of chunks read line by line."""
+    observer = Observer(path)
+    records = slow = 0
+    for first_line, chunk in chunks(path):
+        count = records_if_one_per_line(chunk)
+        if count == 0:
+            continue
+        table = parse(chunk, None) if count else None
+        if table is not None and table.num_rows == count and plain_numbers(table):
+            observer.observe_table(table, _LineOf(first_line, chunk, count))
+            records += count
+            continue
+        slow += 1
+        for line, raw in lines(first_line, chunk):
+            records += 1
+            obj, _ = parse_line(raw)  # bad lines are dead-lettered by the read
+            if obj is not None:
+                observer.observe_object(obj, line)
+    return observer.seen, records, slow
 
 
 class _InferTypesFn(beam.DoFn):
@@ -239,22 +205,11 @@ class _InferTypesFn(beam.DoFn):
     def __init__(self) -> None:
         self._slow = beam.metrics.Metrics.counter(_NAMESPACE, "jsonl_infer_slow_chunks")
 
-    def process(self, path: str) -> Iterator[types.Observations]:
-        observer = types.Observer(path)
-        for first_line, chunk in _chunks(path):
-            records = _records_if_one_per_line(chunk)
-            if records == 0:
-                continue
-            table = _parse(chunk, None) if records else None
-            if table is not None and table.num_rows == records and types.plain_numbers(table):
-                observer.observe_table(table, _LineOf(first_line, chunk, records))
-                continue
-            self._slow.inc()
-            for line, raw in _lines(first_line, chunk):
-                obj, _ = types.parse_line(raw)  # bad lines are dead-lettered by the read
-                if obj is not None:
-                    observer.observe_object(obj, line)
-        yield observer.seen
+    def process(self, path: str) -> Iterator[Observations]:
+        seen, _, slow = _observe_file(path)
+        if slow:
+            self._slow.inc(slow)
+        yield seen
 
 
 class _LineOf:
@@ -272,25 +227,8 @@ class _LineOf:
             if self._records == self._chunk.count(b"\n"):  # no blank line
                 self._lines = range(self._first, self._first + self._records)
             else:
-                self._lines = [line for line, _ in _lines(self._first, self._chunk)]
+                self._lines = [line for line, _ in lines(self._first, self._chunk)]
         return self._lines[row]
-
-
-class _MergeTypes(beam.CombineFn):
-    def create_accumulator(self) -> types.Observations:
-        return {}
-
-    def add_input(self, acc: types.Observations, seen: types.Observations) -> types.Observations:
-        return types.merge(acc, seen)
-
-    def merge_accumulators(self, accumulators) -> types.Observations:
-        merged: types.Observations = {}
-        for acc in accumulators:
-            types.merge(merged, acc)
-        return merged
-
-    def extract_output(self, acc: types.Observations) -> types.Layout:
-        return types.resolve(acc)
 
 
 # --- the read ------------------------------------------------------------------
@@ -309,16 +247,16 @@ class _ReadJsonlFileFn(beam.DoFn):
         self._bad = beam.metrics.Metrics.counter(_NAMESPACE, "jsonl_bad_records")
         self._slow = beam.metrics.Metrics.counter(_NAMESPACE, "jsonl_slow_chunks")
 
-    def process(self, path: str, layout: types.Layout) -> Iterator:
+    def process(self, path: str, layout: Layout) -> Iterator:
         lists: set[str] = set()
         bools: set[str] = set()
         schemas: dict[tuple[frozenset[str], frozenset[str]], pa.Schema] = {}
         read = bad_count = 0
-        for first_line, chunk in _chunks(path):
+        for first_line, chunk in chunks(path):
             key = (frozenset(lists), frozenset(bools))
             if key not in schemas:
                 schemas[key] = layout.arrow_schema(*key)
-            records = _records_if_one_per_line(chunk)
+            records = records_if_one_per_line(chunk)
             if records == 0:
                 continue
             batch = _read_fast(chunk, records, layout, schemas[key]) if layout.columns else None
@@ -326,7 +264,7 @@ class _ReadJsonlFileFn(beam.DoFn):
                 records = batch.num_rows
             else:
                 self._slow.inc()
-                hints = types.Hints()
+                hints = Hints()
                 batch, bad, records = _read_slow(path, first_line, chunk, layout, hints)
                 bad_count += len(bad)
                 for record in bad:
@@ -336,19 +274,19 @@ class _ReadJsonlFileFn(beam.DoFn):
                     bools = (bools | hints.bools) - hints.numbers
             read += records
             if batch.num_rows:
-                yield batch
+                yield with_file(batch, path)
         self._records.inc(read)
         self._bad.inc(bad_count)
         yield beam.pvalue.TaggedOutput("counts", (path, read))
 
 
 def _read_fast(
-    chunk: bytes, records: int | None, layout: types.Layout, schema: pa.Schema
+    chunk: bytes, records: int | None, layout: Layout, schema: pa.Schema
 ) -> pa.RecordBatch | None:
     """The chunk's batch if pyarrow reads every line as one record that fits."""
     if records is None:
         return None
-    table = _parse(chunk, schema)
+    table = parse(chunk, schema)
     if table is None or table.num_rows != records:
         return None
     batch = table.combine_chunks().to_batches()[0]
@@ -375,24 +313,24 @@ def _fits(column: pa.Array) -> bool:
     return True
 
 
-def _conform(column: pa.Array, leaf: types.Leaf) -> pa.Array:
+def _conform(column: pa.Array, leaf: Leaf) -> pa.Array:
     """A column as its feature's contract type (a boolean in a FLOAT feature is 0.0/1.0)."""
     if leaf.kind is Kind.UNKNOWN:
         return pa.nulls(len(column))  # also `[]` everywhere: an empty Feature()
-    target = types.CONTRACT_TYPES[leaf.kind]
+    target = CONTRACT_TYPES[leaf.kind]
     if pa.types.is_large_list(column.type):
         target = pa.large_list(target)
     return column if column.type == target else pc.cast(column, target)
 
 
 def _read_slow(
-    path: str, first_line: int, chunk: bytes, layout: types.Layout, hints: types.Hints
+    path: str, first_line: int, chunk: bytes, layout: Layout, hints: Hints
 ) -> tuple[pa.RecordBatch, list[BadRecord], int]:
     """Line by line: the good lines' batch, the bad lines, the number of records."""
     rows, bad, records = [], [], 0
-    for line, raw in _lines(first_line, chunk):
+    for line, raw in lines(first_line, chunk):
         records += 1
-        obj, reason = types.parse_line(raw)
+        obj, reason = parse_line(raw)
         if obj is not None:
             row, reason = layout.fit(obj, hints)
             if row is not None:

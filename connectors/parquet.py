@@ -1,8 +1,9 @@
 """Parquet files to Arrow RecordBatches: `ReadParquet`.
 
-Work units are row groups: one element per (file, row group), listed at
-construction from the files' footers, so a big file is read in parallel and
-never whole (pages are streamed through a 1 MiB buffer, batch by batch).
+Work units are row groups: one element per (file, row group), listed from
+the files' footers when the pipeline is built, so a big file is read in
+parallel and never whole (pages are streamed through a 1 MiB buffer, batch by
+batch).
 Columns are put under the value contract by `arrow_values.to_example_columns`.
 
 A column whose footer statistics show it null in every row of every file is
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import apache_beam as beam
 import pyarrow as pa
@@ -28,10 +29,10 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_ingest.arrow_values import drop_rows, to_example_columns, unsupported_columns
 from beam_ingest.bad_records import BadRecord
-from beam_ingest.connectors._outputs import check_pattern, source_outputs, with_file
 from beam_ingest.errors import ConfigError
 from beam_ingest.files import FileInfo, match_files
 from beam_ingest.schema import Schema
+from beam_ingest.source import Source, SourceOutputs, check_pattern, source_outputs, with_file
 
 __all__ = ["ReadParquet"]
 
@@ -46,10 +47,10 @@ _READ_OPTIONS = {
 _READ_ERRORS = (OSError, pa.ArrowException)
 
 
-class ReadParquet(beam.PTransform):
+class ReadParquet(Source):
     """Reads Parquet files into `pyarrow.RecordBatch`es under the value contract.
 
-    Returns a dict of PCollections: `records` (RecordBatches), `bad_records`
+    Returns `SourceOutputs`: `records` (RecordBatches), `bad_records`
     (`BadRecord`, `record` being the row index in the file), `counts`
     (`(file, records read)`, one per row group) and `schema` (one `Schema`).
 
@@ -57,6 +58,7 @@ class ReadParquet(beam.PTransform):
         file_pattern: a glob on any Beam filesystem.
         columns: the columns to read, in this order (a struct's field may be
             named `parent.child`); None reads them all.
+        label: the transform's label.
 
     Raises:
         ConfigError: a bad argument here; when the pipeline is built (reading
@@ -71,7 +73,8 @@ class ReadParquet(beam.PTransform):
         columns: Sequence[str] | None = None,
         label: str | None = None,
     ) -> None:
-        super().__init__(label)
+        super().__init__()
+        self.label = label
         check_pattern("ReadParquet", file_pattern)
         if columns is not None:
             if (
@@ -82,16 +85,49 @@ class ReadParquet(beam.PTransform):
                 or len(set(columns)) != len(columns)
             ):
                 raise ConfigError(
-                    f"--columns: must be a non-empty list of distinct column names; got {columns!r}"
+                    f"columns: must be a non-empty list of distinct column names; got {columns!r}"
                 )
             columns = list(columns)
         self.file_pattern = file_pattern
         self.columns = columns
-        self.files: list[FileInfo] = []
 
-    def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
-        self.files = match_files(self.file_pattern)
-        footers = [_read_footer(f.path, self.columns) for f in self.files]
+    @classmethod
+    def from_options(
+        cls, pattern: str, options: Mapping[str, object], schema: Schema | None
+    ) -> ReadParquet:
+        """`ReadParquet` of `pattern` projecting the `columns` option (None: all).
+
+        Raises:
+            ConfigError: a schema is given (Parquet files carry their own), or
+                `columns` is not a list of distinct names.
+        """
+        if schema is not None:
+            raise ConfigError("schema: Parquet files carry their own schema; leave schema out")
+        return cls(pattern, columns=options.get("columns"))
+
+    @classmethod
+    def profile(cls, paths: Sequence[str], options: Mapping[str, object]) -> tuple[int, Schema]:
+        """(rows, schema) of `paths` from their footers, as `ReadParquet` reads them.
+
+        Raises:
+            ConfigError: a file is not readable Parquet, a projected column is
+                missing, a column has no tf.Example form, or the schemas differ.
+        """
+        footers = [_read_footer(p, options.get("columns")) for p in paths]
+        broken = [f for f in footers if f.error]
+        if broken:
+            raise ConfigError(f"registry push: {broken[0].path!r} is {broken[0].error}")
+        converted = _common_schema(footers)
+        return sum(f.metadata.num_rows for f in footers), Schema.from_arrow(converted)
+
+    @property
+    def files(self) -> list[FileInfo]:
+        """Deprecated alias of `input_files()`, kept for one release."""
+        return self.input_files()
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> SourceOutputs:
+        self._files = match_files(self.file_pattern, argument="input")
+        footers = [_read_footer(f.path, self.columns) for f in self._files]
         readable = [f for f in footers if f.error is None]
         converted = _common_schema(readable)
         all_null = _null_everywhere(readable, converted)
@@ -121,7 +157,7 @@ class ReadParquet(beam.PTransform):
         return {"file_pattern": self.file_pattern, "columns": ",".join(self.columns or ["*"])}
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class _Footer:
     path: str
     metadata: pq.FileMetaData | None = None
@@ -138,7 +174,7 @@ def _read_footer(path: str, columns: list[str] | None) -> _Footer:
     try:
         f = _open(path)
     except OSError as e:
-        raise ConfigError(f"--input: cannot read {path!r}: {e}") from e
+        raise ConfigError(f"input: cannot read {path!r}: {e}") from e
     with f:
         try:
             parquet = pq.ParquetFile(f, **_READ_OPTIONS)
@@ -146,12 +182,12 @@ def _read_footer(path: str, columns: list[str] | None) -> _Footer:
             missing = [c for c in columns or () if c not in known]
             if missing:
                 raise ConfigError(
-                    f"--columns: {missing[0]!r} is not a column of {path!r}; its columns: {known}"
+                    f"columns: {missing[0]!r} is not a column of {path!r}; its columns: {known}"
                 )
             projected = parquet.read_row_groups([], columns=columns).schema  # reads no data
         except _READ_ERRORS as e:  # not ConfigError: neither an OSError nor an ArrowException
-            return _Footer(path, error=f"not a readable Parquet file: {e}")
-    return _Footer(path, parquet.metadata, projected)
+            return _Footer(path=path, error=f"not a readable Parquet file: {e}")
+    return _Footer(path=path, metadata=parquet.metadata, arrow_schema=projected)
 
 
 def _column_names(schema: pa.Schema) -> list[str]:
@@ -174,14 +210,14 @@ def _convert_schema(footer: _Footer) -> pa.Schema:
     if unsupported:
         listing = ", ".join(f"{name!r} ({t})" for name, t in unsupported)
         raise ConfigError(
-            f"--input: {footer.path!r} has columns with no tf.Example form (maps, lists of "
-            f"structs, lists of lists): {listing}; leave them out with --columns"
+            f"input: {footer.path!r} has columns with no tf.Example form (maps, lists of "
+            f"structs, lists of lists): {listing}; leave them out with columns"
         )
     empty = pa.RecordBatch.from_pylist([], schema=footer.arrow_schema)
     schema = to_example_columns(empty)[0].schema
     repeated = sorted({n for n in schema.names if schema.names.count(n) > 1})
     if repeated:
-        raise ConfigError(f"--input: {footer.path!r} has several features named {repeated}")
+        raise ConfigError(f"input: {footer.path!r} has several features named {repeated}")
     return schema
 
 
@@ -213,11 +249,11 @@ def _common_schema(footers: Sequence[_Footer]) -> pa.Schema:
             b = schema.field(name).type if name in schema.names else None
             if a != b:
                 raise ConfigError(
-                    f"--input: files of one pattern must share a schema; column {name!r}: "
+                    f"input: files of one pattern must share a schema; column {name!r}: "
                     f"{_has(footers[0].path, a)}, {_has(footer.path, b)}"
                 )
         raise ConfigError(  # same columns and types, in another order
-            f"--input: files of one pattern must share a schema; {footers[0].path!r} has "
+            f"input: files of one pattern must share a schema; {footers[0].path!r} has "
             f"columns {first.names}, {footer.path!r} has {schema.names}"
         )
     return first

@@ -17,28 +17,37 @@ files were read meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
 import apache_beam as beam
 
-from beam_ingest._registry_formats import connector
-from beam_ingest.connectors._outputs import FlattenSources, merge_extra_outputs
 from beam_ingest.errors import ConfigError, DataError
 from beam_ingest.files import FileInfo
+from beam_ingest.registry_formats import connector
+from beam_ingest.schema import Schema
+from beam_ingest.source import (
+    ExtraOutputs,
+    FlattenSources,
+    Source,
+    SourceOutputs,
+    merge_extra_outputs,
+)
 
 __all__ = ["ReadRegistry"]
 
 _NAMESPACE = "beam_ingest"
 
 
-class ReadRegistry(beam.PTransform):
+class ReadRegistry(Source):
     """Reads the registry entries a pattern selects, each with its format's connector.
 
-    Returns the source contract's dict (`records`, `bad_records`, `counts`,
-    `schema`). After expansion, `files` holds the entries' files and
-    `entries` the selected manifests; `extra_outputs()` adds the report field
-    `registry` (root, pattern, selected span/version, and per entry its
-    format, records and files with size and sha256).
+    Returns `SourceOutputs` (`records`, `bad_records`, `counts`, `schema`).
+    After expansion, `input_files()` gives the entries' files, `entries` the
+    selected manifests and `passes_examples` whether they are TFRecord
+    entries; `extra_outputs()` gives what the entries' connectors add (an
+    image label vocabulary) and the report field `registry` (root, pattern,
+    selected span/version, and per entry its format, records and files with
+    size and sha256).
 
     Args:
         pattern: entry names, with `{SPAN}`/`{VERSION}` specs or Beam globs.
@@ -66,28 +75,54 @@ class ReadRegistry(beam.PTransform):
         last_spans: int | None = None,
         label: str | None = None,
     ) -> None:
-        super().__init__(label)
+        super().__init__()
+        self.label = label
         if not isinstance(pattern, str) or not pattern:
             raise ConfigError(f"ReadRegistry: pattern must be a non-empty string; got {pattern!r}")
         if registry is not None and (not isinstance(registry, str) or not registry):
-            raise ConfigError(f"--registry: must be a folder or URI prefix; got {registry!r}")
+            raise ConfigError(f"registry: must be a folder or URI prefix; got {registry!r}")
         self.pattern = pattern
         self.registry = registry
         self.selection = {"span": span, "span_range": span_range, "last_spans": last_spans}
-        self.files: list[FileInfo] = []
         self.entries: list = []
-        self._sources: list[beam.PTransform] = []
+        self._sources: list[Source] = []
         self._report: dict = {}
 
-    def expand(self, pbegin: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
+    @classmethod
+    def from_options(
+        cls, pattern: str, options: Mapping[str, object], schema: Schema | None
+    ) -> ReadRegistry:
+        """Not a format: build `ReadRegistry(pattern, registry=..., span=...)`.
+
+        Raises:
+            TypeError: always.
+        """
+        raise TypeError("ReadRegistry reads registry entries; it is not built from format options")
+
+    @classmethod
+    def profile(cls, paths: Sequence[str], options: Mapping[str, object]) -> tuple[int, Schema]:
+        """Not a format: an entry's records and schema are in its manifest.
+
+        Raises:
+            TypeError: always.
+        """
+        raise TypeError("ReadRegistry reads registry entries; entries are profiled at push")
+
+    @property
+    def files(self) -> list[FileInfo]:
+        """Deprecated alias of `input_files()`, kept for one release."""
+        return self.input_files()
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> SourceOutputs:
+        from beam_ingest import formats
         from beam_ingest.registry import Registry
 
         registry = Registry(self.registry)
         self.entries, selected = registry.resolve(self.pattern, **self.selection)
-        kinds = {entry.format == "tfrecord" for entry in self.entries}
+        kinds = {formats.get(e.format).source_class().passes_examples for e in self.entries}
         if len(kinds) > 1:
             raise ConfigError(
-                f"--input: {self.pattern!r} selects TFRecord entries (serialized examples) "
+                f"input: {self.pattern!r} selects TFRecord entries (serialized examples) "
                 "together with entries of other formats; select one kind"
             )
         self._sources, checks = [], []
@@ -107,8 +142,9 @@ class ReadRegistry(beam.PTransform):
                 (entry.name, registry.file_path(entry, f), f.size, f.sha256) for f in entry.files
             ]
         source = self._sources[0] if len(self._sources) == 1 else FlattenSources(self._sources)
+        self.passes_examples = source.passes_examples
         read = pbegin | "ReadEntries" >> source
-        self.files = list(getattr(source, "files", []))
+        self._files = source.input_files()
         verified = (
             pbegin
             | "ListChecksums" >> beam.Create(checks)
@@ -130,14 +166,11 @@ class ReadRegistry(beam.PTransform):
                 for e in self.entries
             ],
         }
-        return {
-            **read,
-            "counts": (read["counts"], verified) | "CountsAfterVerify" >> beam.Flatten(),
-        }
+        return read._replace(counts=(read.counts, verified) | "CountsAfterVerify" >> beam.Flatten())
 
-    def extra_outputs(self) -> tuple[dict[str, bytes], dict]:
+    def extra_outputs(self) -> ExtraOutputs:
         files, report = merge_extra_outputs(self._sources)
-        return files, {**report, "registry": self._report}
+        return ExtraOutputs(files, {**report, "registry": self._report})
 
     def display_data(self) -> dict:
         return {"pattern": self.pattern, "registry": self.registry or "(default)"}

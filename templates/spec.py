@@ -1,11 +1,12 @@
-"""The Flex Template's metadata.json, generated from the CLI and checked.
+"""The Flex Template's metadata.json, generated from the options model and checked.
 
     python templates/spec.py --write   # regenerate templates/metadata.json
     python templates/spec.py --check   # exit 1 if it is invalid or out of date
 
-Every option of `beam-ingest run` is a template parameter (see launcher.py
-for names and values), so the metadata cannot drift from the CLI: `--check`
-(`make template-spec`, and tests/test_template.py) fails when they disagree.
+Every option of `beam-ingest run` (`beam_ingest.options`) is a template
+parameter (see launcher.py for names and values), so the metadata cannot
+drift from the options: `--check` (`make template-spec`, and
+tests/test_template.py) fails when they disagree.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # launcher.py, run as a script too
 
-from launcher import SEPARATOR, is_flag, is_repeatable, run_options
+from launcher import RENAMED, SEPARATOR, parameters
+
+from beam_ingest import formats
+from beam_ingest.options import Option
 
 __all__ = ["build_metadata", "dockerfile_problems", "problems"]
 
@@ -27,16 +31,9 @@ DOCKERFILE = Path(__file__).resolve().parent / "Dockerfile"
 LAUNCHER_BINARY = "/opt/google/dataflow/python_template_launcher"
 NAME = "beam-ingest"
 DESCRIPTION = (
-    "Raw data (CSV, JSONL, Parquet, Avro, TFRecord, images) to TFX-compatible tf.Example "
-    "TFRecords split by hash buckets: the `beam-ingest run` command as a Dataflow Flex Template."
+    f"Raw data ({', '.join(formats.names())}) to TFX-compatible tf.Example TFRecords split by "
+    "hash buckets: the `beam-ingest run` command as a Dataflow Flex Template."
 )
-#: Help for options whose argparse help is empty.
-FALLBACK_HELP = {
-    "compression": "compression of the output TFRecords",
-    "delimiter": "CSV: the field delimiter, one character (default ,)",
-    "escape_char": "CSV: the escape character (default: none)",
-    "encoding": "CSV: the text encoding (default utf-8)",
-}
 #: Input and output checks by metavar (the value's shape).
 _SHAPES = {
     "NAME=BUCKETS": r"[A-Za-z0-9_.-]+=[0-9]+",
@@ -51,55 +48,53 @@ def _label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
-def _help(name: str, action: argparse.Action) -> str:
-    text = action.help or FALLBACK_HELP.get(action.dest, "")
-    if not text:
-        return ""
+def _help(name: str, option: Option) -> str:
+    # `name` in help is an option: here its parameter name.
+    text = re.sub(r"`([a-z_]+)`", lambda m: RENAMED.get(m.group(1), m.group(1)), option.help)
     text = text[0].upper() + text[1:]
-    option = max(action.option_strings, key=len)
-    if option.lstrip("-") != name:
-        text += f" (CLI {option})"
-    if action.choices:
-        text += f". One of: {', '.join(action.choices)}"
-    if is_flag(action):
+    if option.name != name:
+        text += f" (option {option.name})"
+    choices = option.choice_list()
+    if choices:
+        text += f". One of: {', '.join(choices)}"
+    if option.kind == "flag":
         text += ". true or false"
-    if is_repeatable(action):
+    if option.kind == "list":
         text += f". Several: separate them with {SEPARATOR!r}"
-    if action.required:
+    if option.name == "output":
         text += ". Required"
     return text + ("" if text.endswith(".") else ".")
 
 
-def _regexes(action: argparse.Action) -> list[str]:
-    if action.choices:
-        return ["^(" + "|".join(re.escape(c) for c in action.choices) + ")$"]
-    if is_flag(action):
+def _regexes(option: Option) -> list[str]:
+    choices = option.choice_list()
+    if choices:
+        return ["^(" + "|".join(re.escape(c) for c in choices) + ")$"]
+    if option.kind == "flag":
         return ["^(true|false)$"]
-    metavar = action.metavar or ""
+    metavar = option.metavar or ""
     if metavar in _SHAPES:
         shape = _SHAPES[metavar]
-        return [f"^{shape}({SEPARATOR}{shape})*$" if is_repeatable(action) else f"^{shape}$"]
-    if action.type is int:
+        return [f"^{shape}({SEPARATOR}{shape})*$" if option.kind == "list" else f"^{shape}$"]
+    if metavar in ("N", "K"):
         return ["^[0-9]+$"]
-    if "|" in metavar:
-        return ["^(" + metavar + ")$"]
     return []
 
 
 def build_metadata() -> dict:
-    """The Flex Template metadata for the current CLI."""
-    parameters = []
-    for name, action in run_options():
+    """The Flex Template metadata for the current options."""
+    described = []
+    for name, option in parameters():
         parameter = {
             "name": name,
             "label": _label(name),
-            "helpText": _help(name, action),
-            "isOptional": not action.required,
+            "helpText": _help(name, option),
+            "isOptional": option.name != "output",
         }
-        if regexes := _regexes(action):
+        if regexes := _regexes(option):
             parameter["regexes"] = regexes
-        parameters.append(parameter)
-    return {"name": NAME, "description": DESCRIPTION, "parameters": parameters}
+        described.append(parameter)
+    return {"name": NAME, "description": DESCRIPTION, "parameters": described}
 
 
 def problems(metadata: object) -> list[str]:
@@ -128,7 +123,7 @@ def problems(metadata: object) -> list[str]:
             found.append(f"{where}: is also a Beam pipeline option; rename it in launcher.RENAMED")
         for key in ("label", "helpText"):
             if not isinstance(parameter.get(key), str) or not parameter[key].strip(".").strip():
-                found.append(f"{where}: {key} must be a non-empty string (add help= in cli.py)")
+                found.append(f"{where}: {key} must be a non-empty string (add help= to the option)")
         if not isinstance(parameter.get("isOptional", False), bool):
             found.append(f"{where}: isOptional must be true or false")
         regexes = parameter.get("regexes", [])
@@ -147,7 +142,7 @@ def problems(metadata: object) -> list[str]:
         current = {p["name"] for p in build_metadata()["parameters"]}
         missing, extra = sorted(current - set(names)), sorted(set(names) - current)
         found.append(
-            "templates/metadata.json is out of date with the CLI's `run` options "
+            "templates/metadata.json is out of date with the options model "
             f"(missing: {missing}, not options: {extra}, or other fields differ); "
             "run `python templates/spec.py --write`"
         )
@@ -206,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     if found:
         print("\n".join(found), file=sys.stderr)
         return 1
-    print(f"{METADATA}: valid, {len(metadata['parameters'])} parameters, agrees with the CLI")
+    print(f"{METADATA}: valid, {len(metadata['parameters'])} parameters, agrees with the options")
     print(f"{DOCKERFILE}: on the Beam {_beam_version()} SDK image, with the launcher")
     return 0
 

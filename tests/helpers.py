@@ -9,7 +9,7 @@ import os
 import apache_beam as beam
 
 from beam_ingest import Ingest, IngestConfig
-from beam_ingest.files import read_records
+from beam_ingest.framing import read_records
 
 
 def run_ingest(config: IngestConfig) -> dict:

@@ -9,7 +9,7 @@ import fastavro
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from beam_ingest.files import frame_records
+from beam_ingest.framing import frame_records
 from beam_ingest.transforms.encode import encode_batch
 
 ROWS = [

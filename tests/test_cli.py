@@ -104,7 +104,7 @@ def test_configuration_errors_exit_2(tmp_path, data, extra, message):
 def test_unknown_format_is_a_usage_error(tmp_path, data):
     result = run("run", "--format", "xls", "--input", str(data), "--output", str(tmp_path / "o"))
     assert result.returncode == 2
-    assert "invalid choice: 'xls'" in result.stderr
+    assert "--format: 'xls' is not one of ['avro', 'csv'" in result.stderr
 
 
 def test_existing_output_needs_overwrite(tmp_path, data):
@@ -215,7 +215,7 @@ def test_columns_only_for_parquet(tmp_path, data):
         "--columns", "id",
     )  # fmt: skip
     assert result.returncode == 2
-    assert "--columns: only --format parquet projects columns; got 'csv'" in result.stderr
+    assert "--columns: only applies to format parquet; got format 'csv'" in result.stderr
 
 
 def test_tfrecord_input_is_resplit(tmp_path):
@@ -377,3 +377,35 @@ def test_compression_level_zero_is_valid_gzip_tensorflow_reads(tmp_path, data):
               "--compression-level", "10")  # fmt: skip
     assert bad.returncode == 2
     assert "--compression-level: must be 0 to 9; got 10" in bad.stderr
+
+
+# --- options the command does not know are errors, not silently ignored ----------------
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--splitt", "train=3"], "unrecognized argument '--splitt'; did you mean '--split'?"),
+        (["--ouput-format", "x"], "unrecognized argument '--ouput-format'"),
+        (
+            ["--runner=DirectRunner"],
+            "--runner is a Beam pipeline option: put it after --, e.g. -- --runner=DirectRunner",
+        ),
+        (["--", "--max-bad-records=3"], "--max-bad-records is a beam-ingest option: put it before"),
+        (["--", "--direct_num_wokers=2"], "--direct_num_wokers is not a Beam pipeline option; did"),
+        (["--max-bad-records", "-1"], "--max-bad-records: must be an int >= 0; got -1"),
+        (["--format", "cvs"], "--format: 'cvs' is not one of ['avro', 'csv'"),
+        (["--columns", "a"], "--columns: only applies to format parquet; got format 'csv'"),
+    ],
+)
+def test_unknown_or_misplaced_options_are_usage_errors(tmp_path, data, capsys, extra, message):
+    from beam_ingest.cli import main
+
+    args = ["run", "--format", "csv", "--input", str(data), "--output", str(tmp_path / "o")]
+    if extra[:1] == ["--format"]:
+        args = args[:1] + args[3:]
+    status = main(args + extra)
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert message in err
+    assert not (tmp_path / "o").exists()

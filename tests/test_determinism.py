@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from beam_ingest.cli import main
-from beam_ingest.files import read_records
+from beam_ingest.framing import read_records
 from tests.helpers import read_report, split_records
 
 ROWS = 3000

@@ -42,7 +42,7 @@ from beam_ingest.example_gen import (
     custom_config,
     translate,
 )
-from beam_ingest.files import read_records
+from beam_ingest.framing import read_records
 from tests.formats import TAXI, write_taxi_formats
 
 ROWS = 500  # per format, for the formats other than the taxi CSV itself
@@ -296,11 +296,15 @@ def _custom(**options) -> str:
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        ({"custom_config": _custom(format="xml")}, r"--format: invalid choice: 'xml'"),
-        ({"custom_config": _custom(delimeter=";")}, r"'delimeter' is not known; valid keys: \["),
+        ({"custom_config": _custom(format="xml")}, r"format: 'xml' is not one of \['avro', 'csv'"),
+        (
+            {"custom_config": _custom(delimeter=";")},
+            r"custom_config: 'delimeter' is not a valid key; did you mean 'delimiter'\?; "
+            r"valid keys: \['classes', 'columns'",
+        ),
         ({"custom_config": _custom(output="/x")}, r"'output' is set by TFX's input/output"),
-        ({"custom_config": _custom(verify_images="yes")}, r"'verify_images' must be true or"),
-        ({"custom_config": _custom(max_bad_records=-1)}, r"--max-bad-records: must be an int"),
+        ({"custom_config": _custom(verify_images="maybe")}, r"verify_images: must be true or"),
+        ({"custom_config": _custom(max_bad_records=-1)}, r"max_bad_records: must be an int"),
         (
             {standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_PARQUET},
             r"output_data_format: beam-ingest writes tf.Example only .*FORMAT_PARQUET",
@@ -312,16 +316,16 @@ def _custom(**options) -> str:
     ],
 )
 def test_configuration_errors_are_clear(tmp_path, overrides, message):
-    from beam_ingest.config_from_args import config_from_args
+    from beam_ingest.config import build_config
 
     with pytest.raises(ConfigError, match=message):
         run = translate(_exec_properties(tmp_path, **overrides), str(tmp_path / "out"))
-        config_from_args(run.args)
+        build_config(run.values, where="custom_config")
 
 
 def test_format_follows_the_extension_and_unknown_ones_are_named(tmp_path):
     run = translate(_exec_properties(tmp_path), str(tmp_path / "out"))
-    assert run.args.format == "csv"
+    assert run.values["format"] == "csv"
     (tmp_path / "in" / "b.xml").write_text("<x/>")
     with pytest.raises(ConfigError, match=r"extension of '.*b\.xml' does not name one"):
         translate(_exec_properties(tmp_path), str(tmp_path / "out"))
@@ -487,7 +491,7 @@ def test_module_file_and_transform_fn_name_the_user_function(tmp_path):
         tmp_path, custom_config=_custom(module_file=str(module), transform_fn="rename")
     )
     run = translate(properties, str(tmp_path / "out"))
-    assert run.args.transform_fn == f"{module}:rename"
+    assert run.values["transform_fn"] == f"{module}:rename"
     bad = _exec_properties(tmp_path, custom_config=_custom(module_file=str(module)))
     with pytest.raises(ConfigError, match="module_file needs transform_fn"):
         translate(bad, str(tmp_path / "out"))

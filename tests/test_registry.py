@@ -169,13 +169,13 @@ def test_bad_names(tmp_path, name):
 def test_bad_format_and_options(tmp_path, data):
     registry = Registry(str(tmp_path / "r"))
     csv = str(data["csv"][0])
-    with pytest.raises(ConfigError, match=r"--format: 'xml' is not supported; formats: \['avro'"):
+    with pytest.raises(ConfigError, match=r"format: 'xml' is not supported; formats: \['avro'"):
         registry.push("a", [csv], format="xml")
     with pytest.raises(
         ConfigError, match=r"option\(s\) \['columns'\] do not apply to format 'csv'"
     ):
         registry.push("a", [csv], format="csv", options={"columns": ["x"]})
-    with pytest.raises(ConfigError, match="--delimiter: must be one character"):
+    with pytest.raises(ConfigError, match=r"^delimiter: must be one character"):
         registry.push("a", [csv], format="csv", options={"delimiter": ";;"})
     with pytest.raises(ConfigError, match=r"registry push: '.*nothing\.csv' does not exist"):
         registry.push("a", [str(tmp_path / "nothing.csv")], format="csv")

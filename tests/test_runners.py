@@ -27,7 +27,7 @@ from PIL import Image
 from beam_ingest import Ingest
 from beam_ingest.cli import build_parser, main
 from beam_ingest.config_from_args import config_from_args
-from beam_ingest.files import frame_records
+from beam_ingest.framing import frame_records
 from tests.formats import write_taxi_formats
 from tests.helpers import read_report, split_records
 

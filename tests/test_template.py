@@ -1,6 +1,7 @@
-"""The Flex Template: metadata.json agrees with the CLI, the Dockerfile with the
-pinned Beam, and template-style parameters (`--name=value`, as Dataflow's
-launcher passes them) mean what the same CLI options mean."""
+"""The Flex Template: metadata.json agrees with the options model, the
+Dockerfile with the pinned Beam, and template-style parameters
+(`--name=value`, as Dataflow's launcher passes them) mean what the same CLI
+options mean."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from beam_ingest.cli import build_parser
-from beam_ingest.config_from_args import config_from_args
+from beam_ingest.cli import build_parser, given_options
+from beam_ingest.config import build_config
 from beam_ingest.errors import ConfigError
 from templates import launcher, spec
 from tests.helpers import read_report
@@ -30,7 +31,7 @@ def test_metadata_json_is_valid_and_agrees_with_the_cli():
     # After a CLI change, regenerate: python templates/spec.py --write
     assert found == [], "\n".join(found)
     names = {p["name"] for p in metadata["parameters"]}
-    assert names == {name for name, _ in launcher.run_options()}
+    assert names == {name for name, _ in launcher.parameters()}
     assert {"format", "input", "input_split", "output", "split", "image_labels"} <= names
     output = next(p for p in metadata["parameters"] if p["name"] == "output")
     assert output["isOptional"] is False
@@ -81,7 +82,7 @@ def test_make_template_spec_check_passes():
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "agrees with the CLI" in result.stdout
+    assert "agrees with the options" in result.stdout
 
 
 # --- template-style arguments ---------------------------------------------
@@ -123,33 +124,30 @@ def test_template_style_arguments_parse_into_the_cli_config(data, tmp_path):
         "--split", "train=8", "--split", "eval=2", "--max-bad-records", "3", "--overwrite",
         "--delimiter", ",",
     ]  # fmt: skip
-    translated = launcher.cli_args(template)
-    # Beam's options, --labels (job labels) among them, go to Beam, not to the CLI.
-    assert translated[translated.index("--") :] == [
-        "--", "--runner=DataflowRunner", "--project=p", "--labels=team=ml",
-    ]  # fmt: skip
-    parser = build_parser()
-    from_template, beam_args = parser.parse_known_args(translated[: translated.index("--")])
-    from_cli, _ = parser.parse_known_args(cli)
-    assert beam_args == [] and from_template == from_cli
-    config = _comparable(config_from_args(from_template))
-    assert config == _comparable(config_from_args(from_cli))
+    given, beam_args = launcher.split_arguments(template)
+    # Beam's options, --labels (job labels) among them, go to Beam, not to beam-ingest.
+    assert beam_args == ["--runner=DataflowRunner", "--project=p", "--labels=team=ml"]
+    from_cli = given_options(build_parser().parse_args(cli))
+    config = _comparable(build_config(given))
+    assert config == _comparable(build_config(from_cli))
     assert [(s.name, s.buckets) for s in config["splits"]] == [("train", 8), ("eval", 2)]
     assert config["max_bad_records"] == 3 and config["overwrite"] is True
     assert config["source"][0] == "ReadCsv" and config["source"][1]["file_pattern"] == str(data)
 
 
-def test_a_single_split_and_renamed_and_false_flags(data, tmp_path):
-    args = launcher.cli_args(
+def test_a_single_split_and_renamed_and_false_flags():
+    given, beam_args = launcher.split_arguments(
         ["--input=x", "--output=y", "--split=train=8", "--image_labels=m.csv", "--overwrite=false"]
     )
-    assert args == ["run", "--input", "x", "--output", "y", "--split", "train=8",
-                    "--labels", "m.csv", "--"]  # fmt: skip
+    assert given == {
+        "input": "x", "output": "y", "split": ["train=8"], "labels": "m.csv", "overwrite": False,
+    }  # fmt: skip
+    assert beam_args == []
 
 
 def test_a_flag_that_is_not_true_or_false_is_refused():
-    with pytest.raises(ConfigError, match=r"--overwrite: must be true or false; got 'maybe'"):
-        launcher.cli_args(["--overwrite=maybe"])
+    with pytest.raises(ConfigError, match=r"overwrite: must be true or false; got 'maybe'"):
+        launcher.split_arguments(["--overwrite=maybe"])
 
 
 def test_the_launcher_runs_the_cli(data, tmp_path):

@@ -34,7 +34,7 @@ from tfx.utils import proto_utils
 
 from beam_ingest import IngestConfig, SplitSpec
 from beam_ingest.connectors.csv import ReadCsv
-from beam_ingest.files import read_records
+from beam_ingest.framing import read_records
 from tests.helpers import decode, run_ingest
 
 TFX_DIR = Path(csv_executor.__file__).parents[3]

@@ -13,21 +13,11 @@ values buffer (varints for int64, little-endian float32, `0a len value` for
 bytes). Arrow's `binary_join_element_wise` then joins prefixes and payloads of
 every column row by row in C++.
 
-The protobuf messages (tensorflow/core/example/{example,feature}.proto):
-
-    Example  { Features features = 1; }                 0a len Features
-    Features { map<string, Feature> feature = 1; }      per entry: 0a len Entry
-    Entry    { string key = 1; Feature value = 2; }     0a len key 12 len Feature
-    Feature  { oneof kind { BytesList bytes_list = 1;   0a len BytesList
-                            FloatList float_list = 2;   12 len FloatList
-                            Int64List int64_list = 3; } 1a len Int64List
-    BytesList { repeated bytes value = 1; }              0a len value, per value
-    FloatList { repeated float value = 1 [packed]; }     0a len float32s (if any)
-    Int64List { repeated int64 value = 1 [packed]; }     0a len varints (if any)
-
-A null list (a column with no type) is an empty `Feature()`: the entry holds
-`12 00`. The tests compare these bytes with protobuf's own serialization and
-with tfx_bsl's encoder.
+The messages and their tags are in `beam_ingest.protowire`, with the varints.
+An empty packed list is written as nothing at all (no `0a 00`), as protobuf
+does. A null list (a column with no type) is an empty `Feature()`: the entry
+holds `12 00`. The tests compare these bytes with protobuf's own
+serialization and with tfx_bsl's encoder.
 """
 
 from __future__ import annotations
@@ -36,32 +26,26 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from beam_ingest.protowire import (
+    BYTES_LIST,
+    ENTRY_KEY,
+    ENTRY_VALUE,
+    EXAMPLE_FEATURES,
+    FEATURES_ENTRY,
+    FLOAT_LIST,
+    INT64_LIST,
+    LIST_VALUE,
+    encode_varint,
+    put_varints,
+    varint_sizes,
+)
+
 __all__ = ["column_entries", "with_example_header"]
 
 _EMPTY = pa.scalar(b"", pa.large_binary())
-_INT64_LIST, _FLOAT_LIST, _BYTES_LIST = 0x1A, 0x12, 0x0A
-
-
-def varint_sizes(values: np.ndarray) -> np.ndarray:
-    """Bytes of each value's varint (values as uint64; a negative int64 takes 10)."""
-    values = values.astype(np.uint64, copy=False)
-    sizes = np.ones(len(values), np.int64)
-    top = int(values.max()) if len(values) else 0
-    k = 1
-    while k < 10 and top >= 1 << (7 * k):  # only as many passes as the largest value needs
-        sizes += values >= np.uint64(1 << (7 * k))
-        k += 1
-    return sizes
-
-
-def _put_varints(data: np.ndarray, at: np.ndarray, values: np.ndarray, sizes: np.ndarray) -> None:
-    """Writes each value's varint (of `sizes` bytes) into `data` at `at`."""
-    values = values.astype(np.uint64, copy=False)
-    for k in range(int(sizes.max()) if len(sizes) else 0):
-        rows = sizes > k
-        byte = ((values >> np.uint64(7 * k)) & np.uint64(0x7F)).astype(np.uint8)
-        byte |= (sizes > k + 1).astype(np.uint8) << 7
-        data[at[rows] + k] = byte[rows]
+_LIST_VALUE, _FEATURES_ENTRY = bytes([LIST_VALUE]), bytes([FEATURES_ENTRY])
+_ENTRY_KEY, _ENTRY_VALUE = bytes([ENTRY_KEY]), bytes([ENTRY_VALUE])
+_EXAMPLE_FEATURES = bytes([EXAMPLE_FEATURES])
 
 
 def _assemble(n: int, parts: list[tuple[bytes | np.ndarray, np.ndarray | None]]) -> pa.Array:
@@ -85,7 +69,7 @@ def _assemble(n: int, parts: list[tuple[bytes | np.ndarray, np.ndarray | None]])
                 data[rows + j] = byte
         else:
             chosen = (value, size) if mask is None else (value[mask], size[mask])
-            _put_varints(data, rows, *chosen)
+            put_varints(data, rows, *chosen)
         cursor += size
     return _binary_array(offsets, data)
 
@@ -114,17 +98,17 @@ def _payload(values: pa.Array) -> tuple[int, np.ndarray, np.ndarray | pa.Buffer]
         offsets = np.zeros(len(ints) + 1, np.int64)
         np.cumsum(sizes, out=offsets[1:])
         data = np.zeros(int(offsets[-1]), np.uint8)
-        _put_varints(data, offsets[:-1], ints, sizes)
-        return _INT64_LIST, offsets, data
+        put_varints(data, offsets[:-1], ints, sizes)
+        return INT64_LIST, offsets, data
     if t == pa.float32():
         data = np.ascontiguousarray(values.to_numpy(zero_copy_only=False)).view(np.uint8)
-        return _FLOAT_LIST, np.arange(len(values) + 1, dtype=np.int64) * 4, data
+        return FLOAT_LIST, np.arange(len(values) + 1, dtype=np.int64) * 4, data
     if t == pa.large_binary():
         lengths = pc.binary_length(values).to_numpy(zero_copy_only=False).astype(np.uint64)
-        prefixes = _assemble(len(values), [(b"\x0a", None), (lengths, None)])
+        prefixes = _assemble(len(values), [(_LIST_VALUE, None), (lengths, None)])
         joined = pc.binary_join_element_wise(prefixes, pc.fill_null(values, b""), _EMPTY)
         offsets, data = _binary_buffers(joined)
-        return _BYTES_LIST, offsets - offsets[0], data
+        return BYTES_LIST, offsets - offsets[0], data
     raise TypeError(f"no tf.Example payload for leaf type {t}")  # to_list_array's job
 
 
@@ -150,7 +134,7 @@ def column_entries(
 
     present = column.is_valid().to_numpy(zero_copy_only=False)
     payload_len = np.diff(payload_offsets).astype(np.uint64)
-    if tag == _BYTES_LIST:
+    if tag == BYTES_LIST:
         list_len = payload_len  # repeated bytes: the payload is the list's content
         packed = None
     else:  # packed: `0a len values`, nothing at all for an empty list
@@ -159,14 +143,14 @@ def column_entries(
         list_len = list_len.astype(np.uint64)
     feature = [(bytes([tag]), present), (list_len, present)]
     if packed is not None:
-        feature += [(b"\x0a", packed), (payload_len, packed)]
+        feature += [(_LIST_VALUE, packed), (payload_len, packed)]
     feature_len = np.where(present, 1 + varint_sizes(list_len) + list_len, 0).astype(np.uint64)
     key = name.encode("utf-8")
-    key_field = b"\x0a" + _varint(len(key)) + key
+    key_field = _ENTRY_KEY + encode_varint(len(key)) + key
     entry_len = (len(key_field) + 1 + varint_sizes(feature_len) + feature_len).astype(np.uint64)
     parts = [
-        _assemble(n, [(b"\x0a", None), (entry_len, None)]),
-        pa.scalar(key_field + b"\x12", pa.large_binary()),
+        _assemble(n, [(_FEATURES_ENTRY, None), (entry_len, None)]),
+        pa.scalar(key_field + _ENTRY_VALUE, pa.large_binary()),
         _assemble(n, [(feature_len, None), *feature]),
         payloads,
     ]
@@ -177,17 +161,8 @@ def column_entries(
     return parts, features
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def with_example_header(body: pa.Array) -> pa.Array:
     """Each row's Features body (its map entries) as a whole Example: `0a len body`."""
     lengths = pc.binary_length(body).to_numpy(zero_copy_only=False).astype(np.uint64)
-    headers = _assemble(len(body), [(b"\x0a", None), (lengths, None)])
+    headers = _assemble(len(body), [(_EXAMPLE_FEATURES, None), (lengths, None)])
     return pc.binary_join_element_wise(headers, body, _EMPTY)

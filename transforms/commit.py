@@ -1,7 +1,8 @@
 """The last step of a run: check the counts, lay out the output, publish it.
 
-`CommitOutput` turns staged part files into the output layout of DESIGN.md,
-writes `schema.pbtxt` and `ingest_report.json`, and publishes the result:
+`CommitOutput` turns staged part files into the output layout
+(`Split-<name>/` files named by the run's `beam_ingest.sink.Sink`, `errors/`,
+`schema.pbtxt`), writes `ingest_report.json`, and publishes the result:
 
 - local paths: the layout is assembled in the stage folder, then one
   `rename(2)` puts it in place (an existing output is first renamed aside),
@@ -20,24 +21,21 @@ import contextlib
 import json
 import os
 import time
-import zlib
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from beam_ingest import files
 from beam_ingest.errors import DataError, OutputError
 from beam_ingest.schema import Schema, merge_schemas
-from beam_ingest.transforms.write import PartWriter, StagedFile
+from beam_ingest.sink import Sink
+from beam_ingest.transforms.write import StagedFile
 
 __all__ = ["REPORT_NAME", "CommitOutput", "stage_dir_for"]
 
 REPORT_NAME = "ingest_report.json"
-_PREFIX = "data_tfrecord"
-_CHUNK = 1 << 20
 
 
 def stage_dir_for(output_dir: str, run_id: str) -> str:
@@ -74,9 +72,8 @@ class CommitOutput(beam.PTransform):
         output_dir: str,
         stage_dir: str,
         split_names: Sequence[str],
-        num_shards: int,
-        compression: str,
-        compression_level: int = 6,
+        sink: Sink,
+        num_shards: int = 0,
         max_bad_records: int = 0,
         overwrite: bool,
         report: Mapping,
@@ -86,9 +83,8 @@ class CommitOutput(beam.PTransform):
         self.output_dir = output_dir
         self.stage_dir = stage_dir
         self.split_names = tuple(split_names)
+        self.sink = sink
         self.num_shards = num_shards
-        self.compression = compression
-        self.compression_level = compression_level
         self.max_bad_records = max_bad_records
         self.overwrite = overwrite
         self.report = dict(report)
@@ -106,9 +102,7 @@ class CommitOutput(beam.PTransform):
                 )
                 | "MergeShards"
                 >> beam.ParDo(
-                    _MergeShardFn(
-                        self.stage_dir, self.num_shards, self.compression, self.compression_level
-                    ),
+                    _MergeShardFn(self.stage_dir, self.num_shards, self.sink),
                     beam.pvalue.AsList(staged),
                 )
             )
@@ -131,36 +125,26 @@ class CommitOutput(beam.PTransform):
         )
 
 
-def _suffix(compression: str) -> str:
-    return ".gz" if compression == "gzip" else ""
-
-
 def _final_dir(stage_dir: str) -> str:
     return FileSystems.join(stage_dir, "out")
 
 
 class _MergeShardFn(beam.DoFn):
-    """Streams the uncompressed parts of one fixed shard into its final file."""
+    """Joins the parts of one fixed shard into its final file (the sink's `merge`)."""
 
-    def __init__(self, stage_dir: str, num_shards: int, compression: str, level: int = 6) -> None:
-        self._level = level
+    def __init__(self, stage_dir: str, num_shards: int, sink: Sink) -> None:
         self._stage_dir = stage_dir
         self._num_shards = num_shards
-        self._compression = compression
+        self._sink = sink
 
     def process(self, split_shard: tuple[str, int], staged: list[StagedFile]) -> Iterator:
         split, shard = split_shard
         parts = sorted(
             (s for s in staged if s.split == split and s.shard == shard), key=lambda s: s.path
         )
-        name = files.shard_name(_PREFIX, shard, self._num_shards, _suffix(self._compression))
+        name = self._sink.shard_name(shard, self._num_shards)
         path = FileSystems.join(self._stage_dir, "merged", f"Split-{split}", name)
-        out = PartWriter(path, compress=self._compression == "gzip", level=self._level)
-        for part in parts:
-            with FileSystems.open(part.path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-                while chunk := f.read(_CHUNK):
-                    out.write(chunk, records=0)
-        out.close()
+        self._sink.merge(parts, path)
         yield StagedFile(
             split=split,
             path=path,
@@ -190,7 +174,7 @@ class _PublishFn(beam.DoFn):
         if read != written + bad_count + removed:
             raise OutputError(
                 f"internal error: {read} records read but {written} examples written, "
-                f"{bad_count} bad records and {removed} dropped by --transform-fn; nothing "
+                f"{bad_count} bad records and {removed} dropped by transform_fn; nothing "
                 f"was published (stage: {spec.stage_dir})"
             )
         final = _final_dir(spec.stage_dir)
@@ -234,7 +218,7 @@ class _PublishFn(beam.DoFn):
         first = [s for b in sorted(bad, key=lambda b: b.path) for s in b.samples][:5]
         listing = "\n".join(f"  {line}" for line in first)
         raise DataError(
-            f"{count} bad record(s), more than --max-bad-records {spec.max_bad_records}; "
+            f"{count} bad record(s), more than max_bad_records={spec.max_bad_records}; "
             f"nothing was written to {spec.output_dir}.\nThe first:\n{listing}\n"
             f"All bad records (file, line, reason, raw text) are in "
             f"{FileSystems.join(spec.stage_dir, 'errors')}/"
@@ -250,16 +234,12 @@ class _PublishFn(beam.DoFn):
             parts = sorted(by_split.get(name, []), key=lambda s: (s.shard or 0, s.path))
             folder = FileSystems.join(final, f"Split-{name}")
             _mkdirs(folder)
-            suffix = _suffix(spec.compression)
             names = []
             if not parts:  # an empty split still gets one (empty) file, as Beam writes
-                names.append(files.shard_name(_PREFIX, 0, 1, suffix))
-                empty = zlib.compress(b"", wbits=31) if spec.compression == "gzip" else b""
-                files.write_bytes(FileSystems.join(folder, names[0]), empty)
+                names.append(spec.sink.shard_name(0, 1))
+                files.write_bytes(FileSystems.join(folder, names[0]), spec.sink.empty_file())
             else:
-                names = [
-                    files.shard_name(_PREFIX, i, len(parts), suffix) for i in range(len(parts))
-                ]
+                names = [spec.sink.shard_name(i, len(parts)) for i in range(len(parts))]
                 _move([p.path for p in parts], [FileSystems.join(folder, n) for n in names])
             result[name] = {
                 "examples": sum(p.records for p in parts),
@@ -313,8 +293,8 @@ def _published_report(output_dir: str, stage_dir: str) -> dict | None:
 def _publish(final: str, output_dir: str, overwrite: bool) -> None:
     if output_is_occupied(output_dir) and not overwrite:
         raise OutputError(
-            f"--output: {output_dir!r} was filled by someone else while this run worked; "
-            "nothing was published. Use --overwrite to replace it."
+            f"output: {output_dir!r} was filled by someone else while this run worked; "
+            "nothing was published. Use overwrite=True to replace it."
         )
     if files.is_local(output_dir):
         output_dir = output_dir.rstrip("/")
@@ -330,7 +310,7 @@ def _publish(final: str, output_dir: str, overwrite: bool) -> None:
             os.replace(final, output_dir)  # atomic; replaces an empty folder
         except OSError as e:  # not empty: another run published between check and rename
             raise OutputError(
-                f"--output: {output_dir!r} was filled by another run while this one worked; "
+                f"output: {output_dir!r} was filled by another run while this one worked; "
                 f"nothing was published ({e.strerror})"
             ) from e
         if aside:

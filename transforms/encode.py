@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from beam_ingest.arrow_values import rebuild_list
 from beam_ingest.errors import ConfigError, DataError
+from beam_ingest.protowire import FLOAT_LIST, decode_varint, skip_varint
 from beam_ingest.transforms._wire import column_entries, with_example_header
 
 __all__ = ["ExampleBatch", "ToTFExample"]
@@ -42,23 +43,6 @@ class ExampleBatch(NamedTuple):
 
     examples: list[bytes]
     keys: list[bytes] | None = None
-
-
-def _skip_varint(data: bytes, pos: int) -> int:
-    while data[pos] & 0x80:
-        pos += 1
-    return pos + 1
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return result, pos
 
 
 def to_list_array(column: pa.Array) -> pa.Array:
@@ -144,17 +128,17 @@ def partition_keys(examples: Sequence[bytes], name: str) -> list[bytes]:
         feature = _find_feature(example, target)
         if feature is None:
             raise DataError(
-                f"--partition-feature: {name!r} is missing from an example (number {index} "
+                f"partition_feature: {name!r} is missing from an example (number {index} "
                 "of its batch); TFX partitions only on a feature every example has"
             )
         if not feature:
             raise DataError(
-                f"--partition-feature: {name!r} is an empty Feature() in an example "
+                f"partition_feature: {name!r} is an empty Feature() in an example "
                 f"(number {index} of its batch): it has no value to partition on"
             )
-        if feature[0] == 0x12:  # float_list
+        if feature[0] == FLOAT_LIST:
             raise DataError(
-                f"--partition-feature: {name!r} is a float feature; TFX partitions only on "
+                f"partition_feature: {name!r} is a float feature; TFX partitions only on "
                 "int or bytes features"
             )
         keys.append(feature)
@@ -165,13 +149,13 @@ def _find_feature(example: bytes, name: bytes) -> bytes | None:
     """The named Feature's bytes in a deterministically serialized Example, or None."""
     if not example:
         return None
-    pos = _skip_varint(example, 1)  # the features field: tag, length
+    pos = skip_varint(example, 1)  # the features field: tag, length
     while pos < len(example):
-        entry_length, pos = _read_varint(example, pos + 1)  # entry tag, length
+        entry_length, pos = decode_varint(example, pos + 1)  # entry tag, length
         end = pos + entry_length
-        key_length, key = _read_varint(example, pos + 1)  # key tag, length
+        key_length, key = decode_varint(example, pos + 1)  # key tag, length
         if example[key : key + key_length] == name:
-            return example[_skip_varint(example, key + key_length + 1) : end]
+            return example[skip_varint(example, key + key_length + 1) : end]
         pos = end
     return None
 
@@ -222,18 +206,17 @@ class _EncodeFn(beam.DoFn):
 def _check_partition_column(batch: pa.RecordBatch, name: str) -> None:
     if name not in batch.schema.names:
         raise ConfigError(
-            f"--partition-feature: {name!r} is not a feature; "
-            f"features: {sorted(batch.schema.names)}"
+            f"partition_feature: {name!r} is not a feature; features: {sorted(batch.schema.names)}"
         )
     t = batch.schema.field(name).type
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         t = t.value_type
     if pa.types.is_null(t):
         raise ConfigError(
-            f"--partition-feature: {name!r} is empty in every record, so it cannot place examples"
+            f"partition_feature: {name!r} is empty in every record, so it cannot place examples"
         )
     if pa.types.is_floating(t):
         raise ConfigError(
-            f"--partition-feature: {name!r} is a float feature; TFX partitions only on "
+            f"partition_feature: {name!r} is a float feature; TFX partitions only on "
             "int or bytes features"
         )

@@ -29,7 +29,7 @@ from zlib_ng import zlib_ng
 
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.errors import ConfigError
-from beam_ingest.files import frame_records
+from beam_ingest.framing import frame_records
 
 __all__ = ["COMPRESSIONS", "StagedFile", "WriteBadRecords", "WriteSplits"]
 

@@ -25,11 +25,13 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from beam_ingest import IngestConfig
+from beam_ingest.connectors import _avro_schema
 from beam_ingest.connectors import avro as avro_connector
 from beam_ingest.connectors._avro_columns import columns_reader
 from beam_ingest.connectors.avro import ReadAvro
 from beam_ingest.errors import ConfigError
-from beam_ingest.files import read_records
+from beam_ingest.framing import read_records
+from beam_ingest.schema import Kind, Schema
 from beam_ingest.splits import SplitSpec
 from tests.helpers import bad_records, decode, run_ingest, split_records
 
@@ -84,16 +86,16 @@ def check_read(
     """Runs ReadAvro alone: its `id`s, bad records, and counts that add up."""
     with BeamTestPipeline() as p:
         out = p | ReadAvro(pattern, **kwargs)
-        got = out["records"] | beam.FlatMap(lambda b: b.column("id").to_pylist())
+        got = out.records | beam.FlatMap(lambda b: b.column("id").to_pylist())
         assert_that(got, equal_to(ids), label="Ids")
-        assert_that(out["bad_records"], bad_matcher(list(bad)), label="BadRecords")
-        read = out["counts"] | beam.Map(lambda c: c[1]) | beam.CombineGlobally(sum)
+        assert_that(out.bad_records, bad_matcher(list(bad)), label="BadRecords")
+        read = out.counts | beam.Map(lambda c: c[1]) | beam.CombineGlobally(sum)
         assert_that(read, equal_to([len(ids) + len(bad)]), label="RecordsRead")
         if units is not None:
-            count = out["counts"] | beam.combiners.Count.Globally()
+            count = out.counts | beam.combiners.Count.Globally()
             assert_that(count, equal_to([units]), label="WorkUnits")
         if busy:  # at least this many work units read records
-            reading = out["counts"] | beam.Filter(lambda c: c[1] > 0)
+            reading = out.counts | beam.Filter(lambda c: c[1] > 0)
             count = reading | "CountBusy" >> beam.combiners.Count.Globally()
             assert_that(count | beam.Map(lambda n: n >= busy), equal_to([True]), label="Busy")
 
@@ -346,16 +348,14 @@ def test_units_starting_on_around_and_inside_blocks(many_blocks):
     with BeamTestPipeline() as p:
         for bundle in (offsets[3], offsets[3] - 1, offsets[3] + 1):
             out = p | f"Read{bundle}" >> ReadAvro(path, desired_bundle_size=bundle)
-            ids = out["records"] | f"Ids{bundle}" >> beam.FlatMap(
-                lambda b: b.column("id").to_pylist()
-            )
+            ids = out.records | f"Ids{bundle}" >> beam.FlatMap(lambda b: b.column("id").to_pylist())
             assert_that(ids, equal_to(list(range(2990))), label=f"Check{bundle}")
 
 
 def test_several_files_and_metrics(many_blocks):
     p = BeamTestPipeline()
     out = p | ReadAvro(str(many_blocks / "*.avro"), desired_bundle_size=4096)
-    ids = out["records"] | beam.FlatMap(lambda b: b.column("id").to_pylist())
+    ids = out.records | beam.FlatMap(lambda b: b.column("id").to_pylist())
     assert_that(ids, equal_to(list(range(3000))))
     result = p.run()
     result.wait_until_finish()
@@ -551,6 +551,27 @@ def test_display_data():
     assert ReadAvro("a/*.avro").display_data()["file_pattern"] == "a/*.avro"
 
 
+def test_from_options_refuses_a_schema():
+    source = ReadAvro.from_options("a/*.avro", {}, None)
+    assert isinstance(source, ReadAvro) and source.file_pattern == "a/*.avro"
+    with pytest.raises(ConfigError, match=r"^schema: Avro files carry their own schema"):
+        ReadAvro.from_options("a/*.avro", {}, Schema.from_kinds([("x", Kind.INT)]))
+
+
+def test_profile_counts_records_from_block_headers(tmp_path):
+    schema = record_schema(("id", "long"), ("name", ["null", "string"]))
+    paths = [
+        write_avro(tmp_path / f"{i}.avro", schema, [{"id": n, "name": None} for n in range(i * 3)])
+        for i in (1, 2)
+    ]
+    records, got = ReadAvro.profile(paths, {})
+    assert records == 9
+    assert got == Schema.from_kinds([("id", Kind.INT), ("name", Kind.BYTES)])
+    (tmp_path / "bad.avro").write_bytes(b"not avro")
+    with pytest.raises(ConfigError, match="is not a readable Avro file"):
+        ReadAvro.profile([str(tmp_path / "bad.avro")], {})
+
+
 # --- 5. the columnar path (polars) and the fastavro path give the same ------
 
 # Every type polars reads: TYPES without a named-type reference (maybe_point
@@ -611,7 +632,7 @@ def read_units(path: str, *, columnar: bool, bundle: int = 0, batch_rows: int = 
     (the batches as one table, bad records, records read). `columnar=False`
     switches polars off, as for a schema it does not read."""
     size = os.path.getsize(path)
-    names = avro_connector._common_schema(avro_connector.match_files(path)).names
+    names = _avro_schema.common_schema([path]).names
     fn = avro_connector._ReadUnitFn(tuple(names))
     reader = avro_connector.columns_reader if columnar else lambda *_: None
     batches, bad, read = [], [], 0
@@ -637,8 +658,8 @@ def fastavro_decodes_nothing(*args):
 def reader_for(path: str):
     """`columns_reader` for a file, as ReadAvro makes it."""
     with open(path, "rb") as f:
-        header = avro_connector._read_header(f)
-    arrow = avro_connector._arrow_schema(header.schema)
+        header = _avro_schema.read_header(f)
+    arrow = _avro_schema.arrow_schema(header.schema)
     return columns_reader(header.declared, header.codec, header.sync, arrow)
 
 

@@ -29,10 +29,10 @@ def check_read(pattern: str, *, rows: list, bad: list = (), schema: Schema | Non
     """Runs ReadCsv alone and asserts its rows, bad records and schema."""
     with BeamTestPipeline() as p:
         out = p | ReadCsv(pattern, schema=schema if kw.pop("given", False) else None, **kw)
-        assert_that(out["records"] | beam.FlatMap(_rows), equal_to(rows), label="Rows")
-        assert_that(out["bad_records"], equal_to(list(bad)), label="BadRecords")
+        assert_that(out.records | beam.FlatMap(_rows), equal_to(rows), label="Rows")
+        assert_that(out.bad_records, equal_to(list(bad)), label="BadRecords")
         if schema is not None:
-            assert_that(out["schema"], equal_to([schema]), label="Schema")
+            assert_that(out.schema, equal_to([schema]), label="Schema")
 
 
 @pytest.fixture(scope="module")
@@ -130,15 +130,52 @@ def test_schema_must_match_header(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"delimiter": ",,"}, "--delimiter: must be one character"),
-        ({"quote_char": "\n"}, "--quote-char: must be one character"),
+        ({"delimiter": ",,"}, "^delimiter: must be one character"),
+        ({"quote_char": "\n"}, "^quote_char: must be one character"),
         ({"delimiter": '"'}, "is also the quote or escape char"),
-        ({"encoding": "nope"}, "--encoding: unknown encoding 'nope'"),
+        ({"encoding": "nope"}, "^encoding: unknown encoding 'nope'"),
     ],
 )
 def test_bad_dialect(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         CsvDialect(**kwargs)
+
+
+# --- the Source contract: options and profiles ------------------------------
+
+CSV_OPTIONS = {"delimiter": ",", "quote_char": '"', "escape_char": None, "encoding": "utf-8"}
+
+
+def test_from_options_builds_the_dialect():
+    options = {"delimiter": ";", "quote_char": None, "escape_char": "\\", "encoding": "latin-1"}
+    schema = Schema.from_kinds([("a", Kind.INT)])
+    source = ReadCsv.from_options("in/*.csv", options, schema)
+    assert source.dialect == CsvDialect(
+        delimiter=";", quote_char=None, escape_char="\\", encoding="latin-1"
+    )
+    assert (source.file_pattern, source.schema) == ("in/*.csv", schema)
+    with pytest.raises(ConfigError, match=r"^delimiter: must be one character"):
+        ReadCsv.from_options("in/*.csv", {**CSV_OPTIONS, "delimiter": ",,"}, None)
+
+
+def test_profile_counts_and_infers_as_reading(mixed_folder, tmp_path):
+    """Bad rows are records read; kinds widen over every file."""
+    for path in mixed_folder.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "e.csv").write_text(HEADER + "5\n6,b,x,\n7,c,1,2,3\n")
+    paths = sorted(str(p) for p in tmp_path.iterdir())
+    records, schema = ReadCsv.profile(paths, CSV_OPTIONS)
+    assert records == 7
+    with BeamTestPipeline() as p:
+        out = p | ReadCsv(str(tmp_path / "*"))
+        assert_that(out.schema, equal_to([schema]), label="Schema")
+        read = out.counts | beam.Map(lambda count: count[1]) | beam.CombineGlobally(sum)
+        assert_that(read, equal_to([records]), label="Records")
+    assert schema.to_dict() == {"id": "int", "name": "bytes", "score": "bytes", "empty": "unknown"}
+    source = ReadCsv(str(tmp_path / "*"))
+    _ = beam.Pipeline() | source
+    assert source.files == source.input_files()  # the deprecated alias
+    assert [f.path for f in source.input_files()] == paths
 
 
 # --- bad rows: one ingest over a file holding every kind --------------------

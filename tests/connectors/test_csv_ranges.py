@@ -14,7 +14,8 @@ import pytest
 
 from beam_ingest import IngestConfig
 from beam_ingest.connectors._csv_ranges import plan_ranges
-from beam_ingest.connectors.csv import CsvDialect, ReadCsv, _PlanRangesFn
+from beam_ingest.connectors._csv_read import PlanRangesFn
+from beam_ingest.connectors.csv import CsvDialect, ReadCsv
 from beam_ingest.errors import ConfigError
 from beam_ingest.splits import SplitSpec
 from tests.helpers import bad_records, decode, run_ingest, split_records
@@ -89,7 +90,7 @@ def test_a_file_without_quotes_is_cut_near_equal_parts():
 
 def _plan(path, dialect=None, bundle=10):
     return list(
-        _PlanRangesFn(dialect or CsvDialect(), bundle).process((str(path), os.path.getsize(path)))
+        PlanRangesFn(dialect or CsvDialect(), bundle).process((str(path), os.path.getsize(path)))
     )
 
 

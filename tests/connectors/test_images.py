@@ -17,9 +17,10 @@ from apache_beam.testing.util import assert_that, equal_to
 from PIL import Image
 
 from beam_ingest import IngestConfig, SplitSpec
-from beam_ingest.connectors import images
+from beam_ingest.connectors import _images_labels, images
 from beam_ingest.connectors.images import ReadImages
 from beam_ingest.errors import ConfigError
+from beam_ingest.schema import Kind, Schema
 from beam_ingest.splits import SplitAssigner
 from tests.helpers import bad_records, decode, run_ingest, split_records
 
@@ -161,7 +162,7 @@ def test_pattern_labels(tmp_path):
     assert source.vocabulary == ["cat", "dog"]
     [bad] = bad_records(str(out))
     assert bad["file"].endswith("nolabel.png")
-    assert bad["reason"] == r"'nolabel.png' does not match --label-pattern '^([a-z]+)_\\d+'"
+    assert bad["reason"] == r"'nolabel.png' does not match label_pattern '^([a-z]+)_\\d+'"
     assert report["records_read"] == 4
 
 
@@ -230,7 +231,7 @@ def test_units_are_batches_of_files_and_a_big_file_is_alone(tmp_path, monkeypatc
     monkeypatch.setattr(images, "_BATCH_FILES", 3)
     monkeypatch.setattr(images, "_BATCH_BYTES", big.stat().st_size)
     with BeamTestPipeline() as p:
-        records = (p | ReadImages(str(tmp_path / "**"), labels="none"))["records"]
+        records = (p | ReadImages(str(tmp_path / "**"), labels="none")).records
         rows = records | beam.Map(lambda b: (b.num_rows, tuple(b.schema.names)))
         names = tuple(name for name, _ in images._COLUMNS)
         assert_that(rows, equal_to([(3, names), (1, names), (3, names)]))
@@ -242,14 +243,14 @@ def test_pinned_classes_keep_ids_and_refuse_other_labels(tmp_path):
     source = ReadImages(str(tmp_path / "in" / "**"), classes=["cow", "ant"])
     with BeamTestPipeline() as p:
         read = p | source
-        pairs = read["records"] | beam.FlatMap(
+        pairs = read.records | beam.FlatMap(
             lambda b: zip(
                 b["image/class/text"].to_pylist(), b["image/class/label"].to_pylist(), strict=True
             )
         )
         assert_that(pairs, equal_to([(b"ant", 1), (b"cow", 0)]))
-        reasons = read["bad_records"] | beam.Map(lambda b: b.reason)
-        assert_that(reasons, equal_to(["label 'bee' is not one of --classes"]), label="Bad")
+        reasons = read.bad_records | beam.Map(lambda b: b.reason)
+        assert_that(reasons, equal_to(["label 'bee' is not one of classes"]), label="Bad")
     assert source.vocabulary == ["cow", "ant"]
 
 
@@ -310,8 +311,7 @@ def test_bad_images_with_verify_and_a_lowered_bomb_limit(bad_root, tmp_path, mon
     )
     assert reasons.pop("bomb.png").startswith("decompression bomb: Image size (10000000000 pixels)")
     assert reasons == {
-        "loose.png": f"no class folder: the image is directly under {str(bad_root)!r} "
-        "(--image-root)",
+        "loose.png": f"no class folder: the image is directly under {str(bad_root)!r} (image_root)",
         "latin1.png": "the file name is not valid UTF-8",
     }
     assert report["records_read"] == 10
@@ -386,14 +386,14 @@ def test_partition_on_filename_ignores_the_label(tmp_path):
     ],
 )
 def test_the_default_root_is_the_pattern_folder_before_any_glob(pattern, root):
-    assert images._pattern_root(pattern) == root
+    assert _images_labels.pattern_root(pattern) == root
 
 
 def test_relative_names():
-    assert images._relative("gs://b/pets/cat/1.jpg", "gs://b/pets/") == "cat/1.jpg"
-    assert images._relative("gs://b/other/1.jpg", "gs://b/pets") is None
-    assert images._relative("./pets/cat/1.jpg", "pets") == "cat/1.jpg"
-    assert images._relative("/x/1.jpg", "/x/pets") is None
+    assert _images_labels.relative("gs://b/pets/cat/1.jpg", "gs://b/pets/") == "cat/1.jpg"
+    assert _images_labels.relative("gs://b/other/1.jpg", "gs://b/pets") is None
+    assert _images_labels.relative("./pets/cat/1.jpg", "pets") == "cat/1.jpg"
+    assert _images_labels.relative("/x/1.jpg", "/x/pets") is None
 
 
 # --- configuration errors ------------------------------------------------------
@@ -402,19 +402,19 @@ def test_relative_names():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"file_pattern": ""}, "--input: must be a non-empty pattern; got ''"),
-        ({"root": ""}, "--image-root: must be a non-empty path; got ''"),
+        ({"file_pattern": ""}, "ReadImages: file_pattern must be a non-empty string; got ''"),
+        ({"root": ""}, "image_root: must be a non-empty path; got ''"),
         ({"labels": "dirs"}, "ReadImages: labels must be one of ('folder', 'pattern', "),
-        ({"labels": "pattern"}, "--label-pattern: needed with labels='pattern' and only then"),
-        ({"manifest": "m.csv", "labels": "folder"}, "--labels: needed with labels='manifest' and"),
-        ({"label_pattern": "("}, "--label-pattern: '(' is not a regex"),
+        ({"labels": "pattern"}, "label_pattern: needed with labels='pattern' and only then"),
+        ({"manifest": "m.csv", "labels": "folder"}, "labels: needed with labels='manifest' and"),
+        ({"label_pattern": "("}, "label_pattern: '(' is not a regex"),
         (
             {"label_pattern": "(a)(b)"},
-            "--label-pattern: '(a)(b)' must have exactly one group; has 2",
+            "label_pattern: '(a)(b)' must have exactly one group; has 2",
         ),
-        ({"labels": "none", "classes": ["a"]}, "--classes: must be a non-empty list of distinct"),
-        ({"classes": ["a", "a"]}, "--classes: must be a non-empty list of distinct labels"),
-        ({"verify": "yes"}, "--verify-images: must be True or False; got 'yes'"),
+        ({"labels": "none", "classes": ["a"]}, "classes: must be a non-empty list of distinct"),
+        ({"classes": ["a", "a"]}, "classes: must be a non-empty list of distinct labels"),
+        ({"verify": "yes"}, "verify_images: must be True or False; got 'yes'"),
     ],
 )
 def test_bad_arguments(kwargs, message):
@@ -424,6 +424,45 @@ def test_bad_arguments(kwargs, message):
     assert str(error.value).startswith(message)
 
 
+IMAGE_OPTIONS = {
+    "image_root": None,
+    "label_pattern": None,
+    "labels": None,
+    "no_labels": False,
+    "classes": None,
+    "verify_images": False,
+}
+
+
+def test_from_options_maps_option_names_to_arguments():
+    source = ReadImages.from_options(
+        "in/**",
+        {**IMAGE_OPTIONS, "image_root": "in", "classes": ["b", "a"], "verify_images": True},
+        None,
+    )
+    assert (source.root, source.labels, source.classes, source.verify) == (
+        "in", "folder", ["b", "a"], True
+    )  # fmt: skip
+    assert ReadImages.from_options("in/**", {**IMAGE_OPTIONS, "no_labels": True}, None).labels == (
+        "none"
+    )
+    manifest = ReadImages.from_options("in/**", {**IMAGE_OPTIONS, "labels": "m.csv"}, None)
+    assert (manifest.labels, manifest.manifest) == ("manifest", "m.csv")
+    with pytest.raises(ConfigError, match=r"^schema: image examples have fixed features"):
+        ReadImages.from_options("in/**", IMAGE_OPTIONS, Schema.from_kinds([("x", Kind.INT)]))
+
+
+def test_profile_counts_images_by_extension():
+    paths = ["a/cat/1.JPG", "a/dog/2.png", "a/notes.txt"]
+    records, schema = ReadImages.profile(paths, IMAGE_OPTIONS)
+    assert records == 2 and "image/class/label" in schema.names
+    _, unlabelled = ReadImages.profile(paths, {**IMAGE_OPTIONS, "no_labels": True})
+    assert "image/class/label" not in unlabelled.names and "image/encoded" in unlabelled.names
+    with pytest.raises(ConfigError, match=r"^registry push: none of the 1 files is an image"):
+        ReadImages.profile(["a/notes.txt"], IMAGE_OPTIONS)
+    assert ".jpg" in ReadImages.EXTENSIONS and ".tiff" in ReadImages.EXTENSIONS
+
+
 def test_no_image_among_the_matched_files(tmp_path):
     (tmp_path / "a.txt").write_text("x")
     with pytest.raises(ConfigError, match=r"matches 1 files but no image .* e\.g\. '.*a\.txt'"):
@@ -431,7 +470,7 @@ def test_no_image_among_the_matched_files(tmp_path):
 
 
 def test_an_image_outside_the_root(manifest_root):
-    with pytest.raises(ConfigError, match=r"--image-root: '.*a\.png' is not under '/elsewhere'"):
+    with pytest.raises(ConfigError, match=r"image_root: '.*a\.png' is not under '/elsewhere'"):
         _expand(ReadImages(str(manifest_root / "*.png"), root="/elsewhere"))
 
 
@@ -447,7 +486,7 @@ def test_an_image_outside_the_root(manifest_root):
 def test_bad_manifests(manifest_root, tmp_path, name, text, message):
     if text is not None:
         (tmp_path / name).write_text(text)
-    with pytest.raises(ConfigError, match="^--labels: .*" + message.replace("(", r"\(")):
+    with pytest.raises(ConfigError, match="^labels: .*" + message.replace("(", r"\(")):
         _expand(ReadImages(str(manifest_root / "*.png"), manifest=str(tmp_path / name)))
 
 

@@ -21,11 +21,12 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from beam_ingest import Ingest, IngestConfig
 from beam_ingest.bad_records import BadRecord
-from beam_ingest.connectors import _csv_values, jsonl
+from beam_ingest.connectors import _csv_values, _jsonl_chunks
 from beam_ingest.connectors.csv import ReadCsv
 from beam_ingest.connectors.jsonl import ReadJsonl
 from beam_ingest.errors import ConfigError, DataError
 from beam_ingest.schema import Kind, Schema
+from beam_ingest.source import FILE_METADATA
 from beam_ingest.splits import SplitSpec
 from tests.helpers import bad_records, decode, read_report, run_ingest, split_records
 
@@ -64,7 +65,7 @@ def _f32(x: float) -> float:
 def tiny_chunks(monkeypatch):
     """Chunks of a few bytes: most lines are chunks of their own (the DirectRunner
     runs DoFns in this process, so the patched size applies)."""
-    monkeypatch.setattr(jsonl, "_CHUNK_SIZE", 16)
+    monkeypatch.setattr(_jsonl_chunks, "CHUNK_SIZE", 16)
 
 
 # --- 1. every supported type, read back value by value -----------------------
@@ -152,11 +153,11 @@ def test_read_alone_gives_schema_order_counts_and_rows(tmp_path):
     ]
     with BeamTestPipeline() as p:
         out = p | ReadJsonl(str(tmp_path / "*"))
-        assert_that(out["schema"], equal_to([schema]), label="Schema")
-        assert_that(out["counts"], equal_to([(str(a), 2), (str(b), 1)]), label="Counts")
-        rows_out = out["records"] | beam.FlatMap(lambda batch: batch.to_pylist())
+        assert_that(out.schema, equal_to([schema]), label="Schema")
+        assert_that(out.counts, equal_to([(str(a), 2), (str(b), 1)]), label="Counts")
+        rows_out = out.records | beam.FlatMap(lambda batch: batch.to_pylist())
         assert_that(rows_out, equal_to(rows), label="Rows")
-        assert_that(out["bad_records"], equal_to([]), label="BadRecords")
+        assert_that(out.bad_records, equal_to([]), label="BadRecords")
 
 
 # --- 3. compression, blank lines, empty files ----------------------------------
@@ -232,7 +233,7 @@ def taxi_runs(tmp_path_factory):
         # The JSONL file (about 880 KB) is one chunk that pyarrow parses as about
         # 50 blocks on its threads; a block may start where a column's values
         # change type (missing keys in even rows, nulls in odd ones).
-        patch.setattr(jsonl, "_PARSE_BLOCK", 1 << 14)
+        patch.setattr(_jsonl_chunks, "PARSE_BLOCK", 1 << 14)
         for name, source in (
             ("csv", ReadCsv(str(csv_path))),
             ("jsonl", ReadJsonl(str(jsonl_path))),
@@ -269,7 +270,7 @@ def test_a_line_longer_than_a_parse_block_stays_on_the_fast_path(tmp_path):
     path = tmp_path / "long.jsonl"
     long = json.dumps({"id": 2, "v": list(range(200_000))})  # about 1.3 MB
     path.write_text(f'{{"id": 1, "v": [1]}}\n{long}\n{{"id": 3, "v": []}}\n')
-    assert len(long) > jsonl._PARSE_BLOCK
+    assert len(long) > _jsonl_chunks.PARSE_BLOCK
     out = tmp_path / "out"
     metrics = _run_with_metrics(
         IngestConfig(source=ReadJsonl(str(path)), output_dir=str(out), splits=ONE_SPLIT)
@@ -362,10 +363,10 @@ def test_bad_lines_found_whatever_the_chunking(bad_file, tiny_chunks):
     expected = [BadRecord(str(bad_file), n, reason, _raw(n)) for n, reason in BAD_EXPECTED]
     with BeamTestPipeline() as p:
         out = p | ReadJsonl(str(bad_file))
-        ids = out["records"] | beam.FlatMap(lambda b: b.column("id").to_pylist())
+        ids = out.records | beam.FlatMap(lambda b: b.column("id").to_pylist())
         assert_that(ids, equal_to([1, 16]), label="Ids")
-        assert_that(out["bad_records"], equal_to(expected), label="BadRecords")
-        assert_that(out["counts"], equal_to([(str(bad_file), 16)]), label="Counts")
+        assert_that(out.bad_records, equal_to(expected), label="BadRecords")
+        assert_that(out.counts, equal_to([(str(bad_file), 16)]), label="Counts")
 
 
 def test_by_default_one_bad_line_fails_the_run_naming_file_line_and_reason(tmp_path):
@@ -410,7 +411,7 @@ def given_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("given")
     (folder / "g.jsonl").write_text("\n".join(GIVEN_LINES) + "\n")
     with pytest.MonkeyPatch.context() as patch:  # many chunks: arrays are learned per file
-        patch.setattr(jsonl, "_CHUNK_SIZE", 16)
+        patch.setattr(_jsonl_chunks, "CHUNK_SIZE", 16)
         return _ingest(str(folder / "g.jsonl"), folder / "out", schema=GIVEN, max_bad_records=10)
 
 
@@ -444,6 +445,32 @@ def test_given_schema_records_that_do_not_fit_are_bad(given_run):
     ]
     assert (given_run["records_read"], given_run["examples"]) == (12, 4)
     _accounted(given_run)
+
+
+# --- the Source contract: options and profiles ------------------------------
+
+
+def test_from_options_passes_the_schema():
+    source = ReadJsonl.from_options("in/*.jsonl", {}, GIVEN)
+    assert (source.file_pattern, source.schema) == ("in/*.jsonl", GIVEN)
+    assert ReadJsonl.from_options("in/*.jsonl", {}, None).schema is None
+
+
+def test_profile_counts_and_infers_as_reading(tmp_path, tiny_chunks):
+    """Bad lines are records read, blank lines are not; fast and slow chunks."""
+    (tmp_path / "a.jsonl").write_text('{"a": 1, "o": {"x": "s"}}\n\n{"a": 2.5}\n{"a": NaN}\n')
+    (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(b'{"l": [true]}\n[1]\n{"a": 3}\n'))
+    paths = sorted(str(p) for p in tmp_path.iterdir())
+    records, schema = ReadJsonl.profile(paths, {})
+    assert records == 6
+    assert schema.to_dict() == {"a": "float", "o.x": "bytes", "l": "int"}
+    with BeamTestPipeline() as p:
+        out = p | ReadJsonl(str(tmp_path / "*"))
+        assert_that(out.schema, equal_to([schema]), label="Schema")
+        read = out.counts | beam.Map(lambda count: count[1]) | beam.CombineGlobally(sum)
+        assert_that(read, equal_to([records]), label="Records")
+        files = out.records | beam.Map(lambda b: b.schema.metadata[FILE_METADATA].decode())
+        assert_that(files | beam.Distinct(), equal_to(paths), label="Files")
 
 
 # --- configuration errors --------------------------------------------------------

@@ -28,7 +28,7 @@ from beam_ingest import IngestConfig, SplitSpec
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors.parquet import ReadParquet
 from beam_ingest.errors import ConfigError
-from beam_ingest.files import read_records
+from beam_ingest.framing import read_records
 from beam_ingest.schema import Kind, Schema
 from beam_ingest.transforms.encode import ToTFExample
 from tests.helpers import bad_records, decode, run_ingest, split_records
@@ -207,15 +207,16 @@ def test_row_groups_are_work_units(tmp_path):
     source = ReadParquet(str(tmp_path / "*.parquet"))
     with BeamTestPipeline() as p:
         out = p | source
-        rows = out["records"] | "Values" >> beam.FlatMap(lambda b: b.column("n").to_pylist())
+        rows = out.records | "Values" >> beam.FlatMap(lambda b: b.column("n").to_pylist())
         assert_that(rows, equal_to([*range(10), 0, 1]), label="Rows")
-        sizes = out["records"] | "Sizes" >> beam.Map(lambda b: b.num_rows)
+        sizes = out.records | "Sizes" >> beam.Map(lambda b: b.num_rows)
         assert_that(sizes, equal_to([3, 3, 3, 1, 2]), label="BatchesWithinRowGroups")
         counts = [(a, 3), (a, 3), (a, 3), (a, 1), (b, 2)]  # one per (file, row group)
-        assert_that(out["counts"], equal_to(counts), label="Counts")
-        assert_that(out["bad_records"], equal_to([]), label="BadRecords")
-        assert_that(out["schema"], equal_to([Schema.from_kinds([("n", Kind.INT)])]), label="Schema")
-    assert [f.path for f in source.files] == [a, b]
+        assert_that(out.counts, equal_to(counts), label="Counts")
+        assert_that(out.bad_records, equal_to([]), label="BadRecords")
+        assert_that(out.schema, equal_to([Schema.from_kinds([("n", Kind.INT)])]), label="Schema")
+    assert [f.path for f in source.input_files()] == [a, b]
+    assert source.files == source.input_files()  # the deprecated alias
 
 
 def test_columns_project_in_the_given_order(tmp_path):
@@ -230,10 +231,10 @@ def test_columns_project_in_the_given_order(tmp_path):
     path = _write(tmp_path / "p.parquet", table)
     with BeamTestPipeline() as p:
         out = p | ReadParquet(path, columns=["s.q", "a"])
-        rows = out["records"] | beam.FlatMap(lambda b: [tuple(r.items()) for r in b.to_pylist()])
+        rows = out.records | beam.FlatMap(lambda b: [tuple(r.items()) for r in b.to_pylist()])
         assert_that(rows, equal_to([(("s.q", b"u"), ("a", 1)), (("s.q", b"v"), ("a", 2))]))
         schema = Schema.from_kinds([("s.q", Kind.BYTES), ("a", Kind.INT)])
-        assert_that(out["schema"], equal_to([schema]), label="Schema")
+        assert_that(out.schema, equal_to([schema]), label="Schema")
 
 
 def test_display_data():
@@ -401,11 +402,44 @@ def test_tfx_drops_empty_string_false_and_empty_list_beam_ingest_keeps_them(tmp_
         assert_that(tfx_decoded, equal_to([theirs, {**theirs, "id": (INT, [2])}]), label="Tfx")
         read = p | "Read" >> ReadParquet(str(tmp_path / "*.parquet"))
         decoded = (
-            read["records"]
+            read.records
             | "Encode" >> ToTFExample()
             | "DecodeOurs" >> beam.FlatMap(lambda batch: [decode(e) for e in batch.examples])
         )
         assert_that(decoded, equal_to([ours, ours_null]), label="BeamIngest")
+
+
+# --- the Source contract: options and profiles ------------------------------
+
+
+def test_from_options_projects_columns_and_refuses_a_schema():
+    source = ReadParquet.from_options("in/*.parquet", {"columns": ["b", "a"]}, None)
+    assert (source.file_pattern, source.columns) == ("in/*.parquet", ["b", "a"])
+    assert ReadParquet.from_options("in/*.parquet", {"columns": None}, None).columns is None
+    schema = Schema.from_kinds([("a", Kind.INT)])
+    message = "^schema: Parquet files carry their own schema; leave schema out$"
+    with pytest.raises(ConfigError, match=message):
+        ReadParquet.from_options("in/*.parquet", {"columns": None}, schema)
+
+
+def test_profile_counts_and_converts_as_reading(tmp_path):
+    table = pa.table({"n": pa.array(range(10), pa.int64()), "s": [f"v{i}" for i in range(10)]})
+    _write(tmp_path / "a.parquet", table, row_group_size=3)
+    _write(tmp_path / "b.parquet", table.slice(0, 2))
+    paths = sorted(str(p) for p in tmp_path.iterdir())
+    records, schema = ReadParquet.profile(paths, {"columns": ["s"]})
+    assert (records, schema) == (12, Schema.from_kinds([("s", Kind.BYTES)]))
+    with BeamTestPipeline() as p:
+        out = p | ReadParquet(str(tmp_path / "*.parquet"), columns=["s"])
+        assert_that(out.schema, equal_to([schema]), label="Schema")
+        read = out.counts | beam.Map(lambda count: count[1]) | beam.CombineGlobally(sum)
+        assert_that(read, equal_to([records]), label="Records")
+
+
+def test_profile_refuses_an_unreadable_file(tmp_path):
+    (tmp_path / "x.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ConfigError, match=r"^registry push: '.*x\.parquet' is not a readable"):
+        ReadParquet.profile([str(tmp_path / "x.parquet")], {"columns": None})
 
 
 # --- 4. errors ---------------------------------------------------------------
@@ -421,11 +455,11 @@ def _build(pattern: str, **kwargs) -> None:
     [
         (("",), {}, "ReadParquet: file_pattern must be a non-empty string; got ''"),
         ((None,), {}, "ReadParquet: file_pattern must be a non-empty string; got None"),
-        (("x",), {"columns": "a"}, "--columns: must be a non-empty list .*; got 'a'"),
-        (("x",), {"columns": []}, r"--columns: .*; got \[\]"),
-        (("x",), {"columns": ["a", ""]}, r"--columns: .*; got \['a', ''\]"),
-        (("x",), {"columns": ["a", "a"]}, r"--columns: .*distinct.*; got \['a', 'a'\]"),
-        (("x",), {"columns": [1]}, r"--columns: .*; got \[1\]"),
+        (("x",), {"columns": "a"}, "^columns: must be a non-empty list .*; got 'a'"),
+        (("x",), {"columns": []}, r"^columns: .*; got \[\]"),
+        (("x",), {"columns": ["a", ""]}, r"^columns: .*; got \['a', ''\]"),
+        (("x",), {"columns": ["a", "a"]}, r"^columns: .*distinct.*; got \['a', 'a'\]"),
+        (("x",), {"columns": [1]}, r"^columns: .*; got \[1\]"),
     ],
 )
 def test_bad_arguments(args, kwargs, message):
@@ -434,7 +468,7 @@ def test_bad_arguments(args, kwargs, message):
 
 
 def test_no_match_names_the_pattern(tmp_path):
-    with pytest.raises(ConfigError, match=r"--input: no file matches '.*nothing\*\.parquet'"):
+    with pytest.raises(ConfigError, match=r"^input: no file matches '.*nothing\*\.parquet'"):
         _build(str(tmp_path / "nothing*.parquet"))
 
 
@@ -442,7 +476,7 @@ def test_missing_projected_column_names_it_and_lists_the_columns(tmp_path):
     path = _write(tmp_path / "a.parquet", pa.table({"a": [1], "s": [{"x": 1}]}))
     with pytest.raises(
         ConfigError,
-        match=r"--columns: 'zz' is not a column of '.*a\.parquet'; "
+        match=r"^columns: 'zz' is not a column of '.*a\.parquet'; "
         r"its columns: \['a', 's', 's\.x'\]",
     ):
         _build(path, columns=["a", "zz"])
@@ -488,7 +522,7 @@ def test_schemas_differing_across_files_name_both(tmp_path, second, message):
     _write(tmp_path / "1.parquet", pa.table({"a": [1], "b": [2]}))
     _write(tmp_path / "2.parquet", second)
     with pytest.raises(
-        ConfigError, match="--input: files of one pattern must share a schema; " + message
+        ConfigError, match="^input: files of one pattern must share a schema; " + message
     ):
         _build(str(tmp_path / "*.parquet"))
 
@@ -587,9 +621,9 @@ def test_file_changed_after_the_pipeline_was_built_is_a_bad_record(tmp_path):
             "row group 0 cannot be read from row 0 on: "
             "its schema changed since the pipeline was built"
         )
-        assert_that(out["bad_records"], equal_to([BadRecord(path, 0, reason, "")]), label="Bad")
-        assert_that(out["counts"], equal_to([(path, 1)]), label="Counts")
-        assert_that(out["records"], equal_to([]), label="Records")
+        assert_that(out.bad_records, equal_to([BadRecord(path, 0, reason, "")]), label="Bad")
+        assert_that(out.counts, equal_to([(path, 1)]), label="Counts")
+        assert_that(out.records, equal_to([]), label="Records")
         _write(tmp_path / "c.parquet", pa.table({"a": ["x", "y"]}))  # before the run
 
 

@@ -171,7 +171,7 @@ def test_a_file_added_after_push_fails_before_the_run(pushed, tmp_path):
 def test_bad_arguments():
     with pytest.raises(ConfigError, match="ReadRegistry: pattern must be a non-empty string"):
         ReadRegistry("")
-    with pytest.raises(ConfigError, match="--registry: must be a folder or URI prefix"):
+    with pytest.raises(ConfigError, match="registry: must be a folder or URI prefix"):
         ReadRegistry("a", registry="")
 
 

@@ -27,9 +27,9 @@ from tfx.proto import example_gen_pb2
 
 from beam_ingest import ConfigError, DataError, IngestConfig, Kind, Schema, SplitSpec
 from beam_ingest.bad_records import BadRecord
-from beam_ingest.connectors import tfrecord
+from beam_ingest.connectors import _tfrecord_example
 from beam_ingest.connectors.tfrecord import ReadTFRecord
-from beam_ingest.files import frame_records
+from beam_ingest.framing import frame_records
 from beam_ingest.splits import SplitAssigner
 from beam_ingest.transforms.split import HashSplit
 from tests.helpers import bad_records, run_ingest, split_records
@@ -134,7 +134,7 @@ TRICKY_SCHEMA = Schema.from_kinds(
 
 
 def _examples(out: dict) -> beam.PCollection:
-    return out["records"] | "Examples" >> beam.FlatMap(lambda batch: batch.examples)
+    return out.records | "Examples" >> beam.FlatMap(lambda batch: batch.examples)
 
 
 # --- examples pass through unchanged ------------------------------------------
@@ -157,17 +157,17 @@ def test_examples_pass_through_unchanged(tmp_path, files, compression):
         out = p | ReadTFRecord(str(tmp_path / "*"), compression=compression)
         assert_that(_examples(out), equal_to(expected), label="Examples")
         assert_that(
-            out["records"] | beam.Map(lambda batch: batch.keys),
+            out.records | beam.Map(lambda batch: batch.keys),
             equal_to([None] * len(files)),
             label="NoKeys",
         )
-        assert_that(out["bad_records"], equal_to([]), label="BadRecords")
+        assert_that(out.bad_records, equal_to([]), label="BadRecords")
         assert_that(
-            out["counts"],
+            out.counts,
             equal_to([(str(tmp_path / name), len(TRICKY)) for name in files]),
             label="Counts",
         )
-        assert_that(out["schema"], equal_to([TRICKY_SCHEMA]), label="Schema")
+        assert_that(out.schema, equal_to([TRICKY_SCHEMA]), label="Schema")
 
 
 def test_examples_already_deterministic_are_written_byte_for_byte(tmp_path):
@@ -178,7 +178,7 @@ def test_examples_already_deterministic_are_written_byte_for_byte(tmp_path):
 
 
 def test_message_class_is_tensorflows_wire_schema_in_a_private_pool():
-    ours = {m.name: m for m in tfrecord._example_descriptor().message_type}
+    ours = {m.name: m for m in _tfrecord_example.example_descriptor().message_type}
     theirs = {}
     for module in (tf.train.Feature, tf.train.Example):
         proto = descriptor_pb2.FileDescriptorProto()
@@ -190,14 +190,16 @@ def test_message_class_is_tensorflows_wire_schema_in_a_private_pool():
             ]:
                 if field.HasField("type_name"):
                     field.type_name = field.type_name.replace(
-                        ".tensorflow.", f".{tfrecord._PACKAGE}.", 1
+                        ".tensorflow.", f".{_tfrecord_example.PACKAGE}.", 1
                     )
             theirs[message_type.name] = message_type
     assert set(ours) == {"BytesList", "FloatList", "Int64List", "Feature", "Features", "Example"}
     for name, message_type in ours.items():
         assert message_type == theirs[name], name
-    cls = tfrecord._example_class()
-    assert cls.DESCRIPTOR.full_name == f"{tfrecord._PACKAGE}.Example" != "tensorflow.Example"
+    cls = _tfrecord_example.example_class()
+    assert (
+        cls.DESCRIPTOR.full_name == f"{_tfrecord_example.PACKAGE}.Example" != "tensorflow.Example"
+    )
     assert cls.DESCRIPTOR.file.pool is not descriptor_pool.Default()
     raw = TRICKY[0]
     assert cls.FromString(raw).SerializeToString(deterministic=True) == deterministic(raw)
@@ -262,7 +264,7 @@ def test_resplit_as_tfx(tmp_path):
         expected[name].append(out)
     assert all(len(v) > 30 for v in expected.values())
     with BeamTestPipeline() as p:
-        split = (p | ReadTFRecord(str(tmp_path / "*")))["records"] | HashSplit(SPLITS)
+        split = (p | ReadTFRecord(str(tmp_path / "*"))).records | HashSplit(SPLITS)
         for name, examples in split.items():
             assert_that(
                 examples | f"Flatten{name}" >> beam.FlatMap(list),
@@ -300,20 +302,20 @@ def test_tfx_testdata_every_record_read():
     with BeamTestPipeline() as p:
         out = p | ReadTFRecord(str(TFX_TFRECORDS / "*"))
         assert_that(
-            out["records"]
+            out.records
             | beam.Map(lambda batch: _digest(batch.examples))
             | beam.CombineGlobally(_add_digests),
             equal_to([expected]),
             label="Examples",
         )
-        assert_that(out["bad_records"], equal_to([]), label="BadRecords")
+        assert_that(out.bad_records, equal_to([]), label="BadRecords")
         assert_that(
-            out["counts"],
+            out.counts,
             equal_to([(path, len(r)) for path, r in zip(paths, per_file, strict=True)]),
             label="Counts",
         )
         assert_that(
-            out["schema"] | beam.Map(lambda s: s.kind_of("trip_miles")),
+            out.schema | beam.Map(lambda s: s.kind_of("trip_miles")),
             equal_to([Kind.FLOAT]),
             label="Schema",
         )
@@ -479,7 +481,7 @@ def _bad_folder(folder: Path) -> tuple[list[BadRecord], list[tuple[str, int]], l
         (
             0,
             "corrupt length checksum at byte 0 (the file looks gzip-compressed; set "
-            "--input-compression gzip); the rest of the file is not read",
+            "input_compression to gzip); the rest of the file is not read",
             gzipped[:12],
         ),
     )
@@ -507,7 +509,7 @@ def _bad_folder(folder: Path) -> tuple[list[BadRecord], list[tuple[str, int]], l
         (
             0,
             "corrupt gzip data (Error -3 while decompressing data: incorrect header check; is "
-            "the file gzip-compressed? see --input-compression), while reading the record at "
+            "the file gzip-compressed? see input_compression), while reading the record at "
             "byte 0; the rest of the file is not read",
             b"",
         ),
@@ -525,11 +527,9 @@ def test_bad_records_name_file_record_and_offset_and_other_files_are_read(tmp_pa
     with BeamTestPipeline() as p:
         out = p | ReadTFRecord(str(tmp_path / "*"))
         assert_that(_examples(out), equal_to(examples), label="Examples")
-        assert_that(out["bad_records"], equal_to(bad), label="BadRecords")
-        assert_that(out["counts"], equal_to(counts), label="Counts")
-        assert_that(
-            out["schema"], equal_to([Schema.from_kinds([("id", Kind.INT)])]), label="Schema"
-        )
+        assert_that(out.bad_records, equal_to(bad), label="BadRecords")
+        assert_that(out.counts, equal_to(counts), label="Counts")
+        assert_that(out.schema, equal_to([Schema.from_kinds([("id", Kind.INT)])]), label="Schema")
 
 
 def test_bad_record_raw_gives_the_bytes_back(tmp_path):
@@ -577,13 +577,13 @@ def test_feature_with_two_kinds_in_two_files_is_a_data_error(tmp_path):
 
 def test_bad_compression_names_argument_and_choices():
     with pytest.raises(
-        ConfigError, match=r"--input-compression: 'zip' is not one of \['auto', 'gzip', 'none'\]"
+        ConfigError, match=r"input_compression: 'zip' is not one of \['auto', 'gzip', 'none'\]"
     ):
         ReadTFRecord("x", compression="zip")
 
 
 def test_empty_pattern():
-    with pytest.raises(ConfigError, match="--input: ReadTFRecord needs a non-empty file pattern"):
+    with pytest.raises(ConfigError, match="ReadTFRecord: file_pattern must be a non-empty string"):
         ReadTFRecord("")
 
 
@@ -598,6 +598,30 @@ def test_display_data():
         "file_pattern": "in/*",
         "compression": "gzip",
     }
+
+
+def test_from_options():
+    source = ReadTFRecord.from_options("in/*", {"input_compression": "gzip"}, None)
+    assert (source.file_pattern, source.compression) == ("in/*", "gzip")
+    assert source.passes_examples
+    with pytest.raises(ConfigError, match=r"^schema: tf\.Examples carry their own feature kinds"):
+        ReadTFRecord.from_options("in/*", {"input_compression": "auto"}, TRICKY_SCHEMA)
+    with pytest.raises(ConfigError, match=r"^input_compression: 'zip' is not one of"):
+        ReadTFRecord.from_options("in/*", {"input_compression": "zip"}, None)
+
+
+def test_profile_counts_records_and_types_features(tmp_path):
+    write_tfrecord(tmp_path / "a.tfrecord.gz", TRICKY[:3], gzipped=True)
+    write_tfrecord(tmp_path / "b.tfrecord", TRICKY[3:], gzipped=False)
+    paths = [str(tmp_path / "a.tfrecord.gz"), str(tmp_path / "b.tfrecord")]
+    records, schema = ReadTFRecord.profile(paths, {"input_compression": "auto"})
+    assert records == len(TRICKY)
+    assert schema.kind_of("id") is Kind.INT and schema.kind_of("f") is Kind.FLOAT
+    with pytest.raises(ConfigError, match=r"^registry push: .*input_compression 'auto'"):
+        ReadTFRecord.profile(paths, {"input_compression": "gzip"})
+    (tmp_path / "c.tfrecord").write_bytes(b"\x01" * 20)
+    with pytest.raises(ConfigError, match="is not a readable TFRecord file"):
+        ReadTFRecord.profile([str(tmp_path / "c.tfrecord")], {"input_compression": "auto"})
 
 
 # --- end to end through Ingest ----------------------------------------------------

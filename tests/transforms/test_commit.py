@@ -10,8 +10,10 @@ import tensorflow as tf
 from beam_ingest import IngestConfig, SplitSpec
 from beam_ingest.connectors.csv import ReadCsv
 from beam_ingest.errors import OutputError
-from beam_ingest.files import frame_records
+from beam_ingest.framing import frame_records
+from beam_ingest.source import ExtraOutputs
 from beam_ingest.transforms.commit import _MergeShardFn, _publish, stage_dir_for
+from beam_ingest.transforms.tfrecord_sink import TFRecordSink
 from beam_ingest.transforms.write import StagedFile
 from tests.helpers import run_ingest
 
@@ -27,7 +29,8 @@ def test_merged_shard_is_one_gzip_stream_tensorflow_reads_whole(tmp_path):
         path = tmp_path / f"part-{i}"
         path.write_bytes(frame_records([f"r{i}-{j}".encode() for j in range(4)]))
         parts.append(StagedFile(split="train", path=str(path), records=4, shard=0))
-    merged = list(_MergeShardFn(str(tmp_path), 1, "gzip").process(("train", 0), parts))
+    merge = _MergeShardFn(str(tmp_path), 1, TFRecordSink(num_shards=1))
+    merged = list(merge.process(("train", 0), parts))
     assert merged[0].records == 12
     assert sorted(tf_read(merged[0].path)) == sorted(
         f"r{i}-{j}".encode() for i in range(3) for j in range(4)
@@ -107,7 +110,7 @@ def test_stage_folder_is_a_hidden_sibling():
 def test_a_source_can_add_output_files_and_report_fields(tmp_path):
     class WithExtras(ReadCsv):
         def extra_outputs(self):
-            return {"labels.txt": b"cat\ndog\n"}, {"skipped_files": 2}
+            return ExtraOutputs({"labels.txt": b"cat\ndog\n"}, {"skipped_files": 2})
 
     (tmp_path / "d.csv").write_text("id\n1\n")
     out = tmp_path / "out"

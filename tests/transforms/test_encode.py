@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import pytest
 import tensorflow as tf
@@ -12,6 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from beam_ingest.errors import ConfigError
+from beam_ingest.protowire import (
+    TruncatedError,
+    VarintTooLongError,
+    decode_varint,
+    encode_varint,
+    put_varints,
+    read_varint,
+    skip_varint,
+    varint_sizes,
+)
 from beam_ingest.transforms.encode import (
     ExampleBatch,
     ToTFExample,
@@ -202,3 +213,38 @@ def test_bytes_equal_tfx_bsl_encoder_reserialized(batch, offset):
             .SerializeToString(deterministic=True)
             for r in reference
         ]
+
+
+# --- the varints (beam_ingest.protowire) ------------------------------------------
+
+_EDGES = [0, 1, 127, 128, 300, 2**14 - 1, 2**14, 2**35, 2**63 - 1, 2**63, 2**64 - 1]
+
+
+@pytest.mark.parametrize("value", _EDGES)
+def test_scalar_varints_round_trip_as_protobuf_writes_them(value):
+    encoded = encode_varint(value)
+    packed = tf.train.Int64List(value=[value - 2**64 if value >= 2**63 else value])
+    assert packed.SerializeToString() == b"\x0a" + bytes([len(encoded)]) + encoded
+    assert decode_varint(encoded + b"\xff", 0) == (value, len(encoded))
+    assert read_varint(encoded, 0, len(encoded)) == (value, len(encoded))
+    assert skip_varint(b"\x00" + encoded, 1) == 1 + len(encoded)
+
+
+def test_numpy_varints_are_the_scalar_ones():
+    values = np.array(_EDGES, np.uint64)
+    sizes = varint_sizes(values)
+    assert sizes.tolist() == [len(encode_varint(v)) for v in _EDGES]
+    at = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    data = np.zeros(int(sizes.sum()), np.uint8)
+    put_varints(data, at, values, sizes)
+    assert data.tobytes() == b"".join(encode_varint(v) for v in _EDGES)
+    assert varint_sizes(np.array([-1], np.int64).view(np.uint64)).tolist() == [10]
+
+
+def test_checked_varints_name_what_is_wrong():
+    with pytest.raises(TruncatedError):
+        read_varint(b"\x80\x80", 0, 2)
+    with pytest.raises(TruncatedError):
+        read_varint(b"\x80\x01", 0, 1)  # the end given, not the bytes' length
+    with pytest.raises(VarintTooLongError):
+        read_varint(b"\xff" * 11, 0, 11)

@@ -8,7 +8,7 @@ import zlib
 import pytest
 import tensorflow as tf
 
-from beam_ingest.files import frame_records
+from beam_ingest.framing import frame_records
 from beam_ingest.transforms.write import PartWriter
 
 
