@@ -28,7 +28,7 @@ from unittest import mock
 import pyarrow as pa
 from _workloads import convert_taxi, make_taxi_csv
 
-from beam_ingest.connectors import avro
+from beam_ingest.connectors import _avro_schema, avro
 
 DATA_DIR = Path(__file__).resolve().parent / "work" / "data"
 
@@ -41,7 +41,7 @@ def taxi_avro(rows: int) -> Path:
 def decode(path: str) -> tuple[float, pa.Table]:
     """Seconds to read the file as one work unit, and the batches read."""
     size = os.path.getsize(path)
-    names = avro._common_schema(avro.match_files(path)).names
+    names = _avro_schema.common_schema([path]).names
     fn = avro._ReadUnitFn(tuple(names))
     start = time.perf_counter()
     batches = [out for out in fn.process((path, 0, size, size)) if isinstance(out, pa.RecordBatch)]

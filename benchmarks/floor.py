@@ -126,7 +126,7 @@ def main(fmt: str, source: Path, out: Path) -> int:
 
 
 def main_fast(fmt: str, source: Path, out: Path) -> int:
-    from beam_ingest.files import frame_records
+    from beam_ingest.framing import frame_records
     from beam_ingest.splits import SplitAssigner, SplitSpec
     from beam_ingest.transforms.encode import encode_batch
     from beam_ingest.transforms.write import PartWriter
