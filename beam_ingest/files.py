@@ -133,3 +133,20 @@ def delete_tree(path: str) -> None:
 def shard_name(prefix: str, index: int, total: int, suffix: str) -> str:
     """`prefix-SSSSS-of-NNNNN suffix`, the names Beam and TFX write."""
     return f"{prefix}-{index:05d}-of-{total:05d}{suffix}"
+
+
+def __getattr__(name: str):
+    """Deprecated aliases, kept for one release: TFRecord framing moved to
+    `beam_ingest.framing` (`frame_records`, `read_records`)."""
+    if name in ("frame_records", "read_records"):
+        import warnings
+
+        from beam_ingest import framing
+
+        warnings.warn(
+            f"beam_ingest.files.{name} moved to beam_ingest.framing.{name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(framing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

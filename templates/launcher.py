@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 
 from beam_ingest import options
 
-__all__ = ["RENAMED", "SEPARATOR", "parameters", "split_arguments"]
+__all__ = ["RENAMED", "SEPARATOR", "cli_args", "parameters", "run_options", "split_arguments"]
 
 #: Option name -> template parameter name, where the option's name is also a
 #: Beam pipeline option (GoogleCloudOptions has `--labels` for job labels).
@@ -56,6 +56,32 @@ def split_arguments(argv: Sequence[str]) -> tuple[dict[str, object], list[str]]:
         else:
             given[option.name] = option.value(value) if option.kind == "flag" else value
     return given, beam
+
+
+def run_options() -> Iterator[tuple[str, options.Option]]:
+    """Deprecated alias (one release) of `parameters()`."""
+    return parameters()
+
+
+def cli_args(argv: Sequence[str]) -> list[str]:
+    """Deprecated (one release): template-style arguments as `beam-ingest run`
+    arguments; the launcher now builds the config directly (`split_arguments`).
+
+    Raises:
+        ConfigError: a flag parameter whose value is not true or false.
+    """
+    given, beam = split_arguments(argv)
+    ours: list[str] = []
+    for name, value in given.items():
+        flag = options.get(name).flag
+        if value is True:
+            ours.append(flag)
+        elif isinstance(value, list):
+            for item in value:
+                ours += [flag, item]
+        elif value is not False:
+            ours += [flag, str(value)]
+    return ["run", *ours, "--", *beam]
 
 
 def main(argv: Sequence[str]) -> int:

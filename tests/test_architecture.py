@@ -225,3 +225,19 @@ def test_the_public_surface_imports():
     for name in beam_ingest.__all__:
         assert getattr(beam_ingest, name) is not None
     importlib.import_module("beam_ingest.example_gen")
+
+
+def test_moved_names_keep_a_deprecated_alias():
+    from beam_ingest import files, framing
+
+    with pytest.warns(DeprecationWarning, match="moved to beam_ingest.framing.read_records"):
+        assert files.read_records is framing.read_records
+    with pytest.raises(AttributeError):
+        _ = files.no_such_name
+
+
+def test_data_errors_are_runtime_errors_as_tfx_raises_them():
+    from beam_ingest.errors import ConfigError, DataError, IngestError, OutputError
+
+    assert issubclass(DataError, IngestError) and issubclass(DataError, RuntimeError)
+    assert issubclass(OutputError, RuntimeError) and issubclass(ConfigError, ValueError)

@@ -162,3 +162,9 @@ def test_the_launcher_runs_the_cli(data, tmp_path):
     assert result.returncode == 0, result.stderr
     report = read_report(str(out))
     assert report["records_read"] == 40 and set(report["splits"]) == {"train", "eval"}
+
+
+def test_the_deprecated_cli_args_alias_still_gives_run_arguments():
+    args = launcher.cli_args(["--input=x", "--output=y", "--split=a=1;b=2", "--overwrite=true"])
+    assert args == ["run", "--input", "x", "--output", "y", "--split", "a=1", "--split", "b=2",
+                    "--overwrite", "--"]  # fmt: skip
