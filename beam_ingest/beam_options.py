@@ -43,8 +43,8 @@ def check_beam_args(args: Sequence[str]) -> None:
         raise ConfigError(
             f"{flag} is a beam-ingest option: put it before --, where Beam's options end"
         )
+    close = options.suggest(name, beam_option_names()).replace("'", "'--", 1)
     raise ConfigError(
-        f"--{name} is not a Beam pipeline option{options.suggest(name, beam_option_names())} "
-        "(Beam would drop it silently); see `python -m apache_beam.options.pipeline_options`"
-        " or Beam's docs for the runner's options"
+        f"--{name} is not a Beam pipeline option{close} (Beam would drop it silently); "
+        "see Beam's pipeline options for the runner"
     )
