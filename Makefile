@@ -56,3 +56,36 @@ bench: $(STAMP)  # over an hour on 2 cores; smoke run: benchmarks/run.py --quick
 
 clean:
 	rm -rf $(VENV) demo_output benchmarks/work *.egg-info
+
+# --- Flink and Spark (engines/cluster.py; docs/runners.md) --------------------
+# The Beam job-server jars come from Maven Central with `mvn dependency:copy`
+# into $(VENV)/share/jars (a jar already there is kept); beam-ingest passes them
+# to Beam itself (beam_ingest/runners.py). flink-up/spark-up install the Flink
+# 2.2 / Spark 3.5 distributions from the apache-flink / pyspark wheels into
+# folders of their own ($(VENV)/share/flink, $(VENV)/share/spark; never into the
+# venv) and start a cluster on 127.0.0.1 with a Beam worker pool beside it.
+FLINK_VERSION ?= 2.2
+ENGINES := $(BIN)/python engines/cluster.py
+
+.PHONY: jars flink-up flink-down spark-up spark-down test-engines bench-engines
+
+jars: $(STAMP)
+	$(ENGINES) jars --flink-version $(FLINK_VERSION)
+
+flink-up: $(STAMP)
+	$(ENGINES) flink-up
+
+flink-down:
+	$(ENGINES) flink-down
+
+spark-up: $(STAMP)
+	$(ENGINES) spark-up
+
+spark-down:
+	$(ENGINES) spark-down
+
+test-engines: $(STAMP)  # starts and stops the clusters itself
+	$(BIN)/python -m pytest -q tests/engines
+
+bench-engines: $(STAMP)  # ENGINE_ROWS=300000 by default
+	$(BIN)/python benchmarks/engines.py --rows $(or $(ENGINE_ROWS),300000)

@@ -30,6 +30,7 @@ PACKAGES = {
     "templates": "templates",
     "benchmarks": "benchmarks",
     "examples": "examples",
+    "engines": "engines",
 }
 
 
