@@ -253,6 +253,9 @@ def _print_summary(output_dir: str, seconds: float) -> None:
         f"{report['records_read']:,} records read in {seconds:.1f} s ({rate:,.0f} records/s); "
         f"output: {output_dir}"
     )
+    skipped = sum(s["count"] for s in report.get("skipped_files", {}).values())
+    if skipped:
+        print(f"{skipped:,} files of the input skipped (markers, other extensions): {REPORT_NAME}")
 
 
 def _spans(args: argparse.Namespace) -> int:

@@ -12,17 +12,26 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import os
 from typing import TYPE_CHECKING
 
 from beam_ingest import options as _options
 from beam_ingest.errors import ConfigError
+from beam_ingest.files import extension_of
 from beam_ingest.options import Option, char, optional_char, text
 
 if TYPE_CHECKING:
     from beam_ingest.source import Source
 
-__all__ = ["Format", "all_formats", "by_extension", "extension_of", "get", "names", "register"]
+__all__ = [
+    "Format",
+    "all_formats",
+    "by_extension",
+    "extension_of",
+    "get",
+    "names",
+    "of_source",
+    "register",
+]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -35,7 +44,8 @@ class Format:
     `example_gen_pb2.PayloadFormat` value of the examples written;
     `file_format` the Examples artifact's file format. `executor` names the
     `beam_ingest.example_gen` class fixed to this format (None: only the
-    generic `Executor`).
+    generic `Executor`). A folder given as the input means its files with
+    these extensions, or whose names match a `folder_names` glob.
     """
 
     name: str
@@ -47,6 +57,7 @@ class Format:
     payload_format: str = "FORMAT_TF_EXAMPLE"
     file_format: str = "tfrecords_gzip"
     executor: str | None = None
+    folder_names: tuple[str, ...] = ()
 
     def source_class(self) -> type[Source]:
         """The Source class (imports its module).
@@ -105,12 +116,13 @@ def get(name: object) -> Format:
         raise ConfigError(f"format: {name!r} is not supported; formats: {names()}") from None
 
 
-def extension_of(path: str) -> str:
-    """A file's extension for format purposes: lower-case, after .gz/.bz2."""
-    name = os.path.basename(path).lower()
-    for suffix in (".gz", ".bz2"):
-        name = name.removesuffix(suffix)
-    return os.path.splitext(name)[1]
+def of_source(cls: type) -> Format | None:
+    """The format whose Source is `cls` (or a base of it), or None."""
+    for klass in cls.__mro__:
+        for fmt in _TABLE.values():
+            if fmt.source == f"{klass.__module__}:{klass.__qualname__}":
+                return fmt
+    return None
 
 
 def by_extension(path: str) -> Format | None:
@@ -208,6 +220,7 @@ register(
         source="beam_ingest.connectors.tfrecord:ReadTFRecord",
         description="TFRecord files of serialized tf.Examples, re-split as they are",
         extensions=(".tfrecord", ".tfrecords"),
+        folder_names=("*tfrecord*",),  # TFX's data_tfrecord-00000-of-00001.gz
         options=(
             Option(name="input_compression", choices=("auto", "gzip", "none"), default="auto",
                    metavar="auto|gzip|none", group="tfrecord", stored=True,

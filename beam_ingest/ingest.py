@@ -206,6 +206,8 @@ class Ingest(beam.PTransform):
         for name, source in sources.items():
             tag = f"[{name}]" if name else ""
             read = pbegin | f"Read{tag}" >> source
+            if config.partition_feature and config.transform_fn is None:
+                source.check_partition_feature(config.partition_feature)
             if config.transform_fn is not None:
                 applied = read.records | f"TransformFn{tag}" >> ApplyTransformFn(
                     config.transform_fn,

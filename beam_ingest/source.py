@@ -14,6 +14,10 @@ A source is a `beam.PTransform` from `PBegin` to `SourceOutputs`:
 After `expand()`, `input_files()` gives the files the source resolved (for
 the report and the output-inside-input check) and `extra_outputs()` any
 files it adds to the output (an image label vocabulary) and report fields.
+`match(pattern)` resolves an input for a connector: a glob, or a folder
+meaning every file of the source's format under it (the format table's
+extensions); the files of a folder it skips are reported as
+`skipped_files`.
 
 A source also gives, as class methods, what the CLI, the registry and the TFX
 executor need without running a pipeline:
@@ -52,6 +56,7 @@ __all__ = [
     "check_bundle_size",
     "check_pattern",
     "merge_extra_outputs",
+    "skipped_report",
     "with_file",
 ]
 
@@ -86,6 +91,27 @@ class Source(beam.PTransform, abc.ABC):
     def __init__(self) -> None:
         super().__init__()
         self._files: list[FileInfo] = []
+        self._skipped: list[str] = []
+
+    def match(self, pattern: str, argument: str = "input") -> list[FileInfo]:
+        """The files of `pattern` (a glob, or a folder of this source's
+        format's files); remembers the files a folder skipped.
+
+        Raises:
+            ConfigError: nothing to read (`beam_ingest.files.match_input`).
+        """
+        from beam_ingest import files, formats
+
+        fmt = formats.of_source(type(self))
+        matched = files.match_input(
+            pattern,
+            argument=argument,
+            extensions=fmt.extensions if fmt else (),
+            names=fmt.folder_names if fmt else (),
+            what=fmt.name if fmt else "input",
+        )
+        self._skipped = matched.skipped
+        return matched.files
 
     @abc.abstractmethod
     def expand(self, pbegin: beam.pvalue.PBegin) -> SourceOutputs: ...
@@ -94,9 +120,19 @@ class Source(beam.PTransform, abc.ABC):
         """The files this source resolved; known once it has expanded."""
         return list(self._files)
 
+    def check_partition_feature(self, name: str) -> None:
+        """Refuses, before the run, a partition feature this source can tell
+        is missing or of the wrong kind (called once it has expanded; the
+        base checks nothing: the first batch encoded does).
+
+        Raises:
+            ConfigError: `name` cannot partition the source's records.
+        """
+
     def extra_outputs(self) -> ExtraOutputs:
-        """Output files and report fields this source adds; known once it has expanded."""
-        return ExtraOutputs()
+        """Output files and report fields this source adds; known once it has
+        expanded. The base gives the files a folder input skipped."""
+        return ExtraOutputs({}, skipped_report(self._skipped) if self._skipped else {})
 
     @classmethod
     @abc.abstractmethod
@@ -118,6 +154,11 @@ class Source(beam.PTransform, abc.ABC):
         Raises:
             ConfigError: files the source would refuse.
         """
+
+
+def skipped_report(skipped: Sequence[str]) -> dict:
+    """The report's `skipped_files` field: how many, and the first 20."""
+    return {"skipped_files": {"count": len(skipped), "first": list(skipped[:20])}}
 
 
 def with_file(batch, path: str):

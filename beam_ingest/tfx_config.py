@@ -81,23 +81,32 @@ def _custom_options(exec_properties: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _format_from_files(patterns: Mapping[str, str]) -> str:
-    from beam_ingest.files import match_files
+    from beam_ingest.files import is_folder, is_marker, list_dir, match_files
 
     found: dict[str, str] = {}
     for split, pattern in patterns.items():
-        for info in match_files(pattern, argument=f"input_config split {split!r}"):
-            fmt = formats.by_extension(info.path)
+        if is_folder(pattern):  # a folder: its files of a known format decide
+            base = pattern.rstrip("/")
+            paths = [p for p in list_dir(base) if not is_marker(p[len(base) :].lstrip("/"))]
+            paths = [p for p in paths if formats.by_extension(p)] or paths[:1]
+        else:
+            argument = f"input_config split {split!r}"
+            paths = [info.path for info in match_files(pattern, argument=argument)]
+        for path in paths:
+            fmt = formats.by_extension(path)
             if fmt is None:
                 raise ConfigError(
-                    f"custom_config: no 'format' given and the extension of {info.path!r} "
+                    f"custom_config: no 'format' given and the extension of {path!r} "
                     f"does not name one; set format to one of {formats.names()}"
                 )
-            found.setdefault(fmt.name, info.path)
+            found.setdefault(fmt.name, path)
     if len(found) > 1:
         raise ConfigError(
             "custom_config: no 'format' given and the input files' extensions name several: "
             + ", ".join(f"{fmt} ({path!r})" for fmt, path in sorted(found.items()))
         )
+    if not found:
+        raise ConfigError(f"input_config: no input file under {sorted(patterns.values())}")
     return next(iter(found))
 
 

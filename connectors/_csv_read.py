@@ -31,6 +31,7 @@ from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors import _csv_values
 from beam_ingest.connectors._csv_ranges import plan_ranges
 from beam_ingest.errors import DataError
+from beam_ingest.files import open_input
 from beam_ingest.schema import Schema
 from beam_ingest.source import with_file
 
@@ -65,7 +66,7 @@ def open_range(
 ) -> tuple[io.BufferedReader, _Stream]:
     """The bytes [start, end) of a file (end None: to its end), decompressed
     by extension, and the stream under it (which counts `quote` bytes)."""
-    raw = FileSystems.open(path)
+    raw = open_input(path)  # a truncated or corrupt .gz raises DataError
     if start:
         raw.seek(start)
     stream = _Stream(raw, quote, None if end is None else end - start)
@@ -197,12 +198,15 @@ class _Stream(io.RawIOBase):
     """A Beam file as a standard binary stream (Beam's CompressedFile is not
     one), counting quote characters on the way: an odd count at the end means
     a quoted field was left open, which pyarrow accepts silently. `limit`:
-    the bytes to read at most (None: to the end)."""
+    the bytes to read at most (None: to the end). A file whose last line has
+    no line break ends with one added, so that a header-only file like
+    `a,b` (TFX's own test data) reads as a header, not as an empty block."""
 
     def __init__(self, raw, quote: bytes | None = None, limit: int | None = None) -> None:
         self._raw = raw
         self._quote = quote
         self._left = limit
+        self._last = b"\n"  # the last byte given; at the end of the file: add a \n?
         self.quotes = 0
 
     def readable(self) -> bool:
@@ -216,6 +220,12 @@ class _Stream(io.RawIOBase):
     def readinto(self, buffer) -> int:
         size = len(buffer) if self._left is None else min(len(buffer), self._left)
         data = self._raw.read(size) if size else b""
+        if not data and size and self._last not in b"\r\n":  # the end of the file
+            data, self._last = b"\n", b"\n"
+            buffer[:1] = data
+            return 1
+        if data:
+            self._last = data[-1:]
         if self._left is not None:
             self._left -= len(data)
         if self._quote:

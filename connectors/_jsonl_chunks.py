@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 import pyarrow.json as pa_json
-from apache_beam.io.filesystems import FileSystems
 
 from beam_ingest.connectors._jsonl_types import too_deep
+from beam_ingest.files import open_input
 
 __all__ = ["CHUNK_SIZE", "PARSE_BLOCK", "chunks", "lines", "parse", "records_if_one_per_line"]
 
@@ -35,7 +35,7 @@ def chunks(path: str) -> Iterator[tuple[int, bytes]]:
     byte-order mark is not part of the data."""
     line = 1
     pieces: list[bytes] = []
-    with FileSystems.open(path) as f:  # AUTO compression: by extension
+    with open_input(path) as f:  # by extension; a truncated .gz raises DataError
         first = True
         while block := f.read(CHUNK_SIZE):
             if first:

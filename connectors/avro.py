@@ -42,7 +42,7 @@ from beam_ingest.connectors._avro_schema import (
     read_header,
 )
 from beam_ingest.errors import ConfigError
-from beam_ingest.files import FileInfo, match_files
+from beam_ingest.files import FileInfo
 from beam_ingest.schema import Schema
 from beam_ingest.source import (
     Source,
@@ -134,7 +134,7 @@ class ReadAvro(Source):
         return self.input_files()
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> SourceOutputs:
-        self._files = match_files(self.file_pattern)
+        self._files = self.match(self.file_pattern)
         converted = common_schema([f.path for f in self._files])
         step = self.desired_bundle_size
         units = [

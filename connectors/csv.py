@@ -42,7 +42,7 @@ from beam_ingest.connectors._csv_header import (
 )
 from beam_ingest.connectors._csv_read import MAX_BLOCK_SIZE, PlanRangesFn, ReadRangeFn
 from beam_ingest.errors import ConfigError
-from beam_ingest.files import FileInfo, match_files
+from beam_ingest.files import FileInfo
 from beam_ingest.schema import Kind, Schema
 from beam_ingest.source import (
     Source,
@@ -195,7 +195,7 @@ class ReadCsv(Source):
         return self.input_files()
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> SourceOutputs:
-        self._files = match_files(self.file_pattern, argument="input")
+        self._files = self.match(self.file_pattern)
         header = common_header([f.path for f in self._files], self.dialect)
         files = pbegin | "ListFiles" >> beam.Create([(f.path, f.size) for f in self._files])
         ranges = (

@@ -50,9 +50,16 @@ from beam_ingest.connectors._images_labels import (
     relative,
 )
 from beam_ingest.errors import ConfigError
-from beam_ingest.files import FileInfo, match_files
+from beam_ingest.files import FileInfo, is_folder
 from beam_ingest.schema import Kind, Schema
-from beam_ingest.source import ExtraOutputs, Source, SourceOutputs, check_pattern, source_outputs
+from beam_ingest.source import (
+    ExtraOutputs,
+    Source,
+    SourceOutputs,
+    check_pattern,
+    skipped_report,
+    source_outputs,
+)
 
 __all__ = ["ReadImages"]
 
@@ -214,15 +221,18 @@ class ReadImages(Source):
         return self.input_files()
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> SourceOutputs:
-        matched = match_files(self.file_pattern)
+        matched = self.match(self.file_pattern)  # a folder: only its images
         images = [f for f in matched if f.path.lower().endswith(_EXTENSIONS)]
         self.skipped = [_shown(f.path) for f in matched if not f.path.lower().endswith(_EXTENSIONS)]
+        self.skipped = sorted(self.skipped + [_shown(p) for p in self._skipped])
         if not images:
             raise ConfigError(
                 f"input: {self.file_pattern!r} matches {len(matched)} files but no image "
                 f"(extensions {', '.join(_EXTENSIONS)}), e.g. {self.skipped[0]!r}"
             )
         root = self.root if self.root is not None else pattern_root(self.file_pattern)
+        if self.root is None and is_folder(self.file_pattern):  # its class folders
+            root = self.file_pattern.rstrip("/") or self.file_pattern
         items = []
         for info in images:
             name = relative(info.path, root)
@@ -257,8 +267,7 @@ class ReadImages(Source):
         files = {}
         if self.labels != "none":
             files["labels.txt"] = "".join(f"{t}\n" for t in self.vocabulary).encode("utf-8")
-        skipped = {"count": len(self.skipped), "first": self.skipped[:20]}
-        return ExtraOutputs(files, {"skipped_files": skipped})
+        return ExtraOutputs(files, skipped_report(self.skipped))
 
     def display_data(self) -> dict:
         data = {"file_pattern": self.file_pattern, "labels": self.labels, "verify": self.verify}

@@ -62,7 +62,7 @@ from beam_ingest.connectors._jsonl_types import (
     plain_numbers,
 )
 from beam_ingest.errors import ConfigError
-from beam_ingest.files import FileInfo, match_files
+from beam_ingest.files import FileInfo
 from beam_ingest.schema import Kind, Schema
 from beam_ingest.source import Source, SourceOutputs, check_pattern, source_outputs, with_file
 from beam_ingest.transforms.merge import MergeCombineFn
@@ -147,7 +147,7 @@ class ReadJsonl(Source):
         return self.input_files()
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> SourceOutputs:
-        self._files = match_files(self.file_pattern, argument="input")
+        self._files = self.match(self.file_pattern)
         files = pbegin | "ListFiles" >> beam.Create([f.path for f in self._files])
         if self._layout is None:
             layout = (

@@ -30,7 +30,7 @@ from apache_beam.io.filesystems import FileSystems
 from beam_ingest.arrow_values import drop_rows, to_example_columns, unsupported_columns
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.errors import ConfigError
-from beam_ingest.files import FileInfo, match_files
+from beam_ingest.files import FileInfo
 from beam_ingest.schema import Schema
 from beam_ingest.source import Source, SourceOutputs, check_pattern, source_outputs, with_file
 
@@ -126,7 +126,7 @@ class ReadParquet(Source):
         return self.input_files()
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> SourceOutputs:
-        self._files = match_files(self.file_pattern, argument="input")
+        self._files = self.match(self.file_pattern)
         footers = [_read_footer(f.path, self.columns) for f in self._files]
         readable = [f for f in footers if f.error is None]
         converted = _common_schema(readable)

@@ -89,8 +89,9 @@ from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors._tfrecord_diagnose import diagnose
 from beam_ingest.connectors._tfrecord_example import example_class
 from beam_ingest.connectors._tfrecord_kinds import KINDS, merge_kinds, schema_of, track_kinds
+from beam_ingest.connectors._tfrecord_sample import check_partition_feature
 from beam_ingest.errors import ConfigError
-from beam_ingest.files import FileInfo, match_files
+from beam_ingest.files import FileInfo
 from beam_ingest.framing import FrameParser, FramingError
 from beam_ingest.schema import Schema
 from beam_ingest.source import Source, SourceOutputs, check_pattern, source_outputs
@@ -217,7 +218,7 @@ class ReadTFRecord(Source):
         return self.input_files()
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> SourceOutputs:
-        self._files = match_files(self.file_pattern)
+        self._files = self.match(self.file_pattern)
         paths = [f.path for f in self._files]
         read = (
             pbegin
@@ -231,6 +232,16 @@ class ReadTFRecord(Source):
             MergeCombineFn(dict, merge_kinds, schema_of)
         )
         return source_outputs(read, schema)
+
+    def check_partition_feature(self, name: str) -> None:
+        """Refuses a partition feature that one of the first records of a
+        file lacks, or holds as floats (`_tfrecord_sample`)."""
+
+        def chunks(path: str, f: BinaryIO) -> Iterator[bytes]:
+            return _gzip_chunks(f) if _is_gzip(path, self.compression) else _plain_chunks(f)
+
+        paths = [f.path for f in self._files]
+        check_partition_feature(name, paths, example_class().FromString, chunks)
 
     def display_data(self) -> dict:
         return {"file_pattern": self.file_pattern, "compression": self.compression}

@@ -48,11 +48,17 @@ class ExampleBatch(NamedTuple):
 def to_list_array(column: pa.Array) -> pa.Array:
     """A column as the list array the encoder takes, under the value contract.
 
-    Null type (empty everywhere): null lists, written as an empty `Feature()`.
-    Scalars: `[value]`, or `[]` for a null (the feature is present, empty).
-    Lists: as they are, a null list becoming `[]`.
+    Null type, or lists of the null type (`list<null>`, every list empty, as
+    pyarrow writes a column of `[]`): null lists, written as an empty
+    `Feature()`, as TFX does. Scalars: `[value]`, or `[]` for a null (the
+    feature is present, empty). Lists: as they are, a null list becoming `[]`.
     """
-    if pa.types.is_null(column.type):
+    t = column.type
+    if (
+        pa.types.is_null(t)
+        or (pa.types.is_large_list(t) or pa.types.is_list(t))
+        and (pa.types.is_null(t.value_type))
+    ):
         return pa.nulls(len(column), pa.large_list(pa.int64()))
     if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
         return rebuild_list(column, _leaf(column.flatten()), keep_nulls=False)

@@ -15,6 +15,7 @@ import pytest
 
 from beam_ingest.cli import main
 from tests.badinput.corpus import CASES, Case, ConfigError, DeadLetter, Ok
+from tests.badinput.corpus_more import MORE_CASES, Fails
 from tests.helpers import bad_records, decode, read_report, split_records
 
 _ALLOWED = "1000"
@@ -46,7 +47,7 @@ def _prepare(case: Case, folder) -> tuple[list[str], str]:
     return argv, output
 
 
-@pytest.mark.parametrize("case", CASES, ids=str)
+@pytest.mark.parametrize("case", CASES + MORE_CASES, ids=str)
 def test_case(case: Case, tmp_path, capsys):
     argv, output = _prepare(case, tmp_path)
     expect = case.expect
@@ -57,6 +58,12 @@ def test_case(case: Case, tmp_path, capsys):
         assert expect.message in err
         assert err.startswith("beam-ingest: error: --"), err  # names the argument
         assert _listing(output) == before  # nothing written, nothing deleted
+        return
+    if isinstance(expect, Fails):
+        code, err = _cli(capsys, argv)
+        assert code == 1, err
+        assert expect.message in err, err
+        assert _nothing_complete(output)
         return
     if isinstance(expect, DeadLetter):
         code, err = _cli(capsys, argv)  # by default one bad record fails the run
