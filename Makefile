@@ -21,7 +21,7 @@ SAMPLES := $(VENV)/share/sample-wheels
 
 TAXI_CSV = $(VENV)/lib/python3.11/site-packages/tfx/examples/chicago_taxi_pipeline/data/simple/data.csv
 
-.PHONY: install demo test lint bench clean template-spec
+.PHONY: install demo demo-sql test lint bench clean template-spec
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ demo: $(STAMP)
 	@echo "Output written to demo_output/. Look inside with:"
 	@echo "  $(BIN)/beam-ingest inspect demo_output"
 
+demo-sql: $(STAMP)  # a throwaway PostgreSQL from a wheel, the taxi table, one ingest
+	$(BIN)/python examples/sql_demo.py demo_sql_output
+	@echo "Look inside with: $(BIN)/beam-ingest inspect demo_sql_output"
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
@@ -55,7 +59,7 @@ bench: $(STAMP)  # over an hour on 2 cores; smoke run: benchmarks/run.py --quick
 	$(BIN)/python benchmarks/run.py --scaling
 
 clean:
-	rm -rf $(VENV) demo_output benchmarks/work *.egg-info
+	rm -rf $(VENV) demo_output demo_sql_output benchmarks/work *.egg-info
 
 # --- Flink and Spark (engines/cluster.py; docs/runners.md) --------------------
 # The Beam job-server jars come from Maven Central with `mvn dependency:copy`

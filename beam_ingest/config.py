@@ -16,6 +16,7 @@ from beam_ingest.ingest import IngestConfig
 from beam_ingest.schema import Schema, load_schema
 from beam_ingest.source import FlattenSources, Source, WithSpanFeature
 from beam_ingest.splits import DEFAULT_SPLITS, parse_split
+from beam_ingest.transforms.sequence_step import spec_from_options
 
 __all__ = ["build_config", "input_splits", "span_selection"]
 
@@ -35,6 +36,9 @@ def build_config(given: Mapping[str, object], *, where: str = "options") -> Inge
             raise ConfigError(f"{chosen[1]}: cannot go with {chosen[0]}; give one of {list(group)}")
     if not values["output"]:
         raise ConfigError("output: required: the output folder")
+    own = None  # a format whose inputs are not files (queries) resolves its own
+    if values["format"] and not values["registry"] and formats.get(values["format"]).inputs:
+        values, *own = formats.get(values["format"]).resolve_inputs(values)
     if not values["input"] and not values["input_split"]:
         raise ConfigError("input: required: a glob of input files (or input_split NAME=PATTERN)")
     registry = values["registry"]
@@ -47,6 +51,8 @@ def build_config(given: Mapping[str, object], *, where: str = "options") -> Inge
         fmt = formats.get(values["format"])
         _refuse_other_formats_options(fmt, values)
     schema = load_schema(values["schema"]) if values["schema"] else None
+    sequence = spec_from_options(values, schema)  # checks a sequence schema against them
+    schema = schema.flat() if schema is not None else None
     splits = (
         tuple(parse_split(f"{n}={b}") for n, b in values["split"])
         if values["split"]
@@ -60,12 +66,12 @@ def build_config(given: Mapping[str, object], *, where: str = "options") -> Inge
         if registry:
             split_sources = {name: _registry_source(values, p) for name, p in patterns.items()}
         else:
-            resolved, fields = _spanned(values, patterns)
+            resolved, fields = own or _spanned(values, patterns)
             split_sources = {name: _sources(fmt, values, p, schema) for name, p in resolved.items()}
     elif registry:
         source = _registry_source(values, values["input"])
     else:
-        resolved, fields = _spanned(values, {"all": values["input"]})
+        resolved, fields = own or _spanned(values, {"all": values["input"]})
         source = _sources(fmt, values, resolved["all"], schema)
     return IngestConfig(
         output_dir=values["output"],
@@ -82,7 +88,32 @@ def build_config(given: Mapping[str, object], *, where: str = "options") -> Inge
         overwrite=values["overwrite"],
         report_fields=fields,
         transform_fn=values["transform_fn"],
+        sequence=sequence,
+        sink=_sink(given, values),
     )
+
+
+def _sink(given: Mapping[str, object], values: Mapping[str, object]):
+    """The output format's sink; another output format's option is refused."""
+    chosen = formats.output_format(values["output_format"])
+    for name in formats.output_names():
+        for option in formats.output_format(name).options:
+            if given.get(option) is not None and option not in chosen.options:
+                raise ConfigError(
+                    f"{option}: only applies to `output_format` {name!r}; got `output_format` "
+                    f"{chosen.name!r}"
+                )
+    sink_class = chosen.sink_class()
+    sequences = values.get("sequence_key") or values.get("payload") == "sequence_example"
+    if sequences and sink_class.payload_format == "FORMAT_PARQUET":
+        raise ConfigError(
+            f"output_format: {chosen.name!r} holds tf.Example columns, not tf.SequenceExamples "
+            "(`sequence_key`, `payload`); write them as TFRecords or ArrayRecords"
+        )
+    values = dict(values)
+    if values["deterministic"] and not values["num_shards"]:
+        values["num_shards"] = 1  # as IngestConfig does: a fixed count, 1 unless given
+    return sink_class.from_options(values)
 
 
 def _given(values: Mapping[str, object], name: str) -> bool:

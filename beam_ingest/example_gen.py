@@ -27,6 +27,7 @@ from beam_ingest import formats
 from beam_ingest.tfx_config import TfxRun, custom_config, translate
 from beam_ingest.tfx_executor import Executor, executor_for
 from beam_ingest.tfx_registry import RegistryExampleGen, RegistryExecutor
+from beam_ingest.tfx_sql import SqlExampleGen
 
 _ALIASES = {f.executor: executor_for(f.name) for f in formats.all_formats() if f.executor}
 globals().update(_ALIASES)
@@ -35,6 +36,7 @@ __all__ = [
     "Executor",
     "RegistryExampleGen",
     "RegistryExecutor",
+    "SqlExampleGen",
     "TfxRun",
     "custom_config",
     "executor_for",

@@ -11,6 +11,7 @@ adding a format is a connector module and one `register(Format(...))`.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import importlib
 from typing import TYPE_CHECKING
 
@@ -45,7 +46,11 @@ class Format:
     `file_format` the Examples artifact's file format. `executor` names the
     `beam_ingest.example_gen` class fixed to this format (None: only the
     generic `Executor`). A folder given as the input means its files with
-    these extensions, or whose names match a `folder_names` glob.
+    these extensions, or whose names match a `folder_names` glob. A format
+    whose inputs are not files (queries) names an `inputs` hook,
+    `module:function`, taking the option values and giving `(values,
+    {split: [(pattern, span)]}, report fields)`: it replaces the file and
+    span resolution of `beam_ingest.config`.
     """
 
     name: str
@@ -58,6 +63,7 @@ class Format:
     file_format: str = "tfrecords_gzip"
     executor: str | None = None
     folder_names: tuple[str, ...] = ()
+    inputs: str | None = None
 
     def source_class(self) -> type[Source]:
         """The Source class (imports its module).
@@ -70,6 +76,15 @@ class Format:
             return getattr(importlib.import_module(module), cls)
         except ImportError as e:
             raise ConfigError(f"format: {self.name!r} needs a package that is missing: {e}") from e
+
+    def resolve_inputs(self, values: dict[str, object]):
+        """The `inputs` hook's answer for these option values (see the class)."""
+        module, _, fn = (self.inputs or "").partition(":")
+        try:
+            hook = getattr(importlib.import_module(module), fn)
+        except ImportError as e:
+            raise ConfigError(f"format: {self.name!r} needs a package that is missing: {e}") from e
+        return hook(values)
 
     def option_values(self, values: dict[str, object]) -> dict[str, object]:
         """This format's options out of all option values."""
@@ -126,10 +141,15 @@ def of_source(cls: type) -> Format | None:
 
 
 def by_extension(path: str) -> Format | None:
-    """The format whose extensions include `path`'s, or None."""
+    """The format whose extensions include `path`'s (or whose `folder_names`
+    globs match its name: TFX's `data_tfrecord-00000-of-00001.gz`), or None."""
     ext = extension_of(path)
     for fmt in all_formats():
         if ext in fmt.extensions:
+            return fmt
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    for fmt in all_formats():
+        if any(fnmatch.fnmatch(name, glob) for glob in fmt.folder_names):
             return fmt
     return None
 
@@ -216,15 +236,62 @@ register(
 )  # fmt: skip
 register(
     Format(
+        name="sql",
+        source="beam_ingest.connectors.sql:ReadSql",
+        description="an SQL query's result (PostgreSQL, SQLite, DuckDB, SQLAlchemy URLs); "
+        "docs/sql.md",
+        inputs="beam_ingest.connectors.sql:resolve_inputs",
+        options=(
+            Option(name="connection", metavar="URL", group="sql",
+                   help="sql: the database URL, e.g. postgresql://user@host:5432/db, "
+                   "sqlite:///file.db, duckdb:///file.duckdb (a password here is never shown)"),
+            Option(name="connection_env", metavar="VAR", group="sql",
+                   help="sql: the environment variable holding the password (PGPASSWORD "
+                   "also works for PostgreSQL)"),
+            Option(name="query", metavar="SQL", group="sql", tfx=False,
+                   help="sql: the query; may hold {SPAN}, {YYYY}{MM}{DD}, @span_begin_timestamp"),
+            Option(name="query_file", metavar="FILE", group="sql", tfx=False,
+                   help="sql: a file holding the query"),
+            Option(name="query_split", kind="list", parse=_options.name_value("SQL"),
+                   metavar="NAME=SQL", group="sql", tfx=False,
+                   help="sql: a query that is already a split (repeatable); no hash split"),
+            Option(name="span_query", metavar="SQL", group="sql",
+                   help="sql: a query listing the available span numbers (first column), for "
+                   "the latest span or `last_spans`"),
+            Option(name="partition_column", metavar="C", group="sql",
+                   help="sql: read the query in `partitions` pieces cut on this column"),
+            Option(name="partitions", parse=_options.integer(1), default=1, metavar="N",
+                   group="sql",
+                   help="sql: pieces read in parallel (default 1); without `partition_column` "
+                   "a single-table PostgreSQL query is cut by block ranges"),
+            Option(name="partition_method", choices=("range", "hash"), default="range",
+                   group="sql",
+                   help="sql: range (quantiles of `partition_column`, default) or hash"),
+            Option(name="decimal_as", choices=("float", "string"), default="float", group="sql",
+                   help="sql: numeric/decimal columns as float (default) or exact text"),
+            Option(name="time_as", choices=("int", "string"), default="int", group="sql",
+                   help="sql: dates and times as int64 microseconds, UTC (default) or "
+                   "ISO-8601 text"),
+        ),
+        executor="SqlExecutor",
+    )
+)  # fmt: skip
+register(
+    Format(
         name="tfrecord",
         source="beam_ingest.connectors.tfrecord:ReadTFRecord",
-        description="TFRecord files of serialized tf.Examples, re-split as they are",
+        description="TFRecord files of serialized tf.Examples (or tf.SequenceExamples), "
+        "re-split as they are",
         extensions=(".tfrecord", ".tfrecords"),
         folder_names=("*tfrecord*",),  # TFX's data_tfrecord-00000-of-00001.gz
         options=(
             Option(name="input_compression", choices=("auto", "gzip", "none"), default="auto",
                    metavar="auto|gzip|none", group="tfrecord", stored=True,
                    help="TFRecord input: auto (gzip by the .gz extension), gzip or none"),
+            Option(name="payload", choices=("example", "sequence_example"), default="example",
+                   metavar="example|sequence_example", group="tfrecord", stored=True,
+                   help="TFRecord input: the records are tf.Examples (default) or "
+                   "tf.SequenceExamples (written as such; split on a context feature)"),
         ),
         executor="TFRecordExecutor",
     )
@@ -246,3 +313,91 @@ def _classes(given: object) -> list[str]:
     else:
         raise TypeError("must be a file of one label a line, or a list of labels")
     return labels
+
+
+# --- output formats -------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OutputFormat:
+    """An output file format: its name (`output_format`), the import path of its
+    `beam_ingest.sink.Sink` class, and the names of the options only it uses
+    (declared in `beam_ingest.options`); `build_config` refuses them with
+    another output format."""
+
+    name: str
+    sink: str
+    description: str
+    options: tuple[str, ...] = ()
+
+    def sink_class(self):
+        """The Sink class (imports its module).
+
+        Raises:
+            ConfigError: the module cannot be imported (a missing optional
+                package, named).
+        """
+        module, _, attr = self.sink.partition(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ImportError as e:
+            raise ConfigError(
+                f"output_format: {self.name!r} needs the Python package {e.name!r}, which is "
+                f"not importable here ({e}); install beam-ingest[{self.name}]"
+            ) from e
+
+
+_OUTPUTS: dict[str, OutputFormat] = {}
+
+
+def register_output(fmt: OutputFormat) -> OutputFormat:
+    """Adds (or replaces) an output format."""
+    _OUTPUTS[fmt.name] = fmt
+    return fmt
+
+
+def output_names() -> list[str]:
+    """Output format names, the default (TFRecord) first."""
+    return list(_OUTPUTS)
+
+
+def output_format(name: object) -> OutputFormat:
+    """The output format called `name`; None is the default, TFRecords.
+
+    Raises:
+        ConfigError: no such output format.
+    """
+    if name is None:
+        return next(iter(_OUTPUTS.values()))
+    try:
+        return _OUTPUTS[name]  # type: ignore[index]
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"output_format: {name!r} is not supported; output formats: {output_names()}"
+        ) from None
+
+
+register_output(
+    OutputFormat(
+        name="tfrecord",
+        sink="beam_ingest.transforms.tfrecord_sink:TFRecordSink",
+        description="TFRecords of tf.Example, gzip or plain (what TFX writes)",
+        options=("compression", "compression_level"),
+    )
+)
+register_output(
+    OutputFormat(
+        name="parquet",
+        sink="beam_ingest.transforms.parquet_sink:ParquetSink",
+        description="Parquet, one column per feature (TFX FORMAT_PARQUET)",
+        options=("parquet_compression",),
+    )
+)
+register_output(
+    OutputFormat(
+        name="array_record",
+        sink="beam_ingest.transforms.array_record_sink:ArrayRecordSink",
+        description="ArrayRecord files of serialized tf.Examples (random access, for Grain)",
+        options=("array_record_options",),
+    )
+)

@@ -17,6 +17,13 @@ from beam_ingest.source import merge_extra_outputs
 from beam_ingest.splits import DEFAULT_SPLITS, SplitSpec, validate_splits
 from beam_ingest.transforms.commit import CommitOutput, output_is_occupied, stage_dir_for
 from beam_ingest.transforms.encode import ToTFExample
+from beam_ingest.transforms.sequence import SequenceSpec
+from beam_ingest.transforms.sequence_step import (
+    SEQUENCE_PAYLOAD,
+    payload_format_of,
+    sequence_report,
+    sequence_step,
+)
 from beam_ingest.transforms.split import HashSplit
 from beam_ingest.transforms.tfrecord_sink import TFRecordSink
 from beam_ingest.transforms.write import WriteBadRecords
@@ -38,7 +45,8 @@ class IngestConfig:
     is applied to every batch of every source before encoding. `sink` writes
     the output files (`beam_ingest.sink.Sink`); by default a `TFRecordSink` with
     `compression`, `compression_level`, `num_shards`, `deterministic` and
-    `shuffle`.
+    `shuffle`. `sequence` (a `SequenceSpec`) groups rows into
+    tf.SequenceExamples (`beam_ingest.transforms.sequence`).
     """
 
     output_dir: str
@@ -56,6 +64,7 @@ class IngestConfig:
     report_fields: Mapping[str, object] = dataclasses.field(default_factory=dict)
     transform_fn: object = None
     sink: Sink | None = None
+    sequence: SequenceSpec | None = None
 
     def __post_init__(self) -> None:
         if self.transform_fn is not None:
@@ -79,6 +88,7 @@ class IngestConfig:
             raise ConfigError(f"output: must be a path; got {self.output_dir!r}")
         for name in _CHECKED:
             object.__setattr__(self, name, options.check(name, getattr(self, name)))
+        _check_sequence(self)
         if self.deterministic and self.shuffle:
             raise ConfigError("shuffle: cannot go with `deterministic` (which sorts records)")
         if self.deterministic and not self.num_shards:
@@ -97,6 +107,16 @@ class IngestConfig:
             )
 
     @property
+    def payload_format(self) -> str:
+        """What the TFX Examples artifact records: tf.SequenceExamples for
+        `sequence`, or for a source that reads them, else tf.Examples."""
+        if self.sequence is not None:
+            return SEQUENCE_PAYLOAD
+        sources = [self.source] if self.source is not None else list(self.split_sources.values())
+        found = {payload_format_of(s) for s in sources}
+        return SEQUENCE_PAYLOAD if SEQUENCE_PAYLOAD in found else "FORMAT_TF_EXAMPLE"
+
+    @property
     def split_names(self) -> tuple[str, ...]:
         if self.split_sources is not None:
             return tuple(self.split_sources)
@@ -112,6 +132,43 @@ _CHECKED = (
     "compression",
     "compression_level",
 )
+
+
+def _check_sequence(config: IngestConfig) -> None:
+    """Options that do not go with sequence output (or input)."""
+    spec = config.sequence
+    if spec is not None and not isinstance(spec, SequenceSpec):
+        raise ConfigError(f"sequence: must be a SequenceSpec; got {spec!r}")
+    sources = [config.source] if config.source is not None else list(config.split_sources.values())
+    if spec is not None and any(getattr(s, "passes_examples", False) for s in sources):
+        raise ConfigError(
+            "sequence_key: needs a source of rows (CSV, JSONL, Parquet, Avro, ...); TFRecord "
+            "input holds examples already (to re-split SequenceExamples: payload "
+            "sequence_example, without sequence_key)"
+        )
+    feature = config.partition_feature
+    if spec is not None and feature and feature not in spec.context_columns:
+        raise ConfigError(
+            f"partition_feature: {feature!r} must be a context feature of the sequences "
+            f"(TFX splits a SequenceExample on its context); context: "
+            f"{list(spec.context_columns)}"
+        )
+    if (
+        config.transform_fn is not None
+        and config.payload_format == SEQUENCE_PAYLOAD
+        and (spec is None)
+    ):
+        raise ConfigError("transform_fn: not supported for tf.SequenceExample input")
+    sink = config.sink
+    if (
+        sink is not None
+        and sink.payload_format != "FORMAT_TF_EXAMPLE"
+        and (config.payload_format == SEQUENCE_PAYLOAD)
+    ):
+        raise ConfigError(
+            f"output_format: {sink.name!r} output converts tf.Examples and cannot hold "
+            "tf.SequenceExamples; use an output format that stores the records as they are"
+        )
 
 
 def _check_output_path(output_dir: str) -> None:
@@ -202,6 +259,7 @@ class Ingest(beam.PTransform):
         sources = {"": config.source} if config.source is not None else dict(config.split_sources)
         examples: dict[str, beam.PCollection] = {}
         bad, counts, schemas, inputs, dropped = [], [], [], {}, []
+        sequence_stats: list[beam.PCollection] = []
         extra_report: dict = {}
         for name, source in sources.items():
             tag = f"[{name}]" if name else ""
@@ -215,9 +273,15 @@ class Ingest(beam.PTransform):
                 )
                 dropped.append(applied["dropped"])
                 read = read._replace(records=applied["records"], schema=applied["schema"])
-            encoded = read.records | f"ToTFExample{tag}" >> ToTFExample(
-                partition_feature=config.partition_feature
+            encoded, read, stats = sequence_step(
+                read, config.sequence, config.partition_feature, tag, payload_format_of(source)
             )
+            if stats is not None:
+                sequence_stats.append(stats)
+            if encoded is None:
+                encoded = read.records | f"ToTFExample{tag}" >> ToTFExample(
+                    partition_feature=config.partition_feature
+                )
             if name:
                 examples[name] = encoded | f"Unbatch{tag}" >> beam.Map(lambda b: b.examples)
             else:
@@ -249,7 +313,9 @@ class Ingest(beam.PTransform):
                 else {s.name: s.buckets for s in config.splits}
             ),
             "partition_feature": config.partition_feature,
-            "num_shards": config.num_shards,
+            "payload_format": config.payload_format,
+            **({"sequence": sequence_report(config.sequence)} if config.sequence else {}),
+            "num_shards": getattr(config.sink, "num_shards", config.num_shards),
             "deterministic": config.deterministic,
             "shuffle": config.shuffle,
             **config.sink.report(),
@@ -269,12 +335,17 @@ class Ingest(beam.PTransform):
             "counts": counts | "FlattenCounts" >> beam.Flatten(),
             "schemas": schemas | "FlattenSchemas" >> beam.Flatten(),
             **({"dropped": dropped | "FlattenDropped" >> beam.Flatten()} if dropped else {}),
+            **(
+                {"sequence": sequence_stats | "FlattenSequenceStats" >> beam.Flatten()}
+                if sequence_stats
+                else {}
+            ),
         } | "Commit" >> CommitOutput(
             output_dir=config.output_dir,
             stage_dir=stage,
             split_names=config.split_names,
             sink=config.sink,
-            num_shards=config.num_shards,
+            num_shards=getattr(config.sink, "num_shards", config.num_shards),
             max_bad_records=config.max_bad_records,
             overwrite=config.overwrite,
             report=report,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from beam_ingest import files, framing
+from beam_ingest import files, formats, framing
 from beam_ingest.errors import ConfigError
 from beam_ingest.transforms.commit import REPORT_NAME
 
@@ -21,8 +21,22 @@ def _short(value: object) -> object:
     return value
 
 
-def read_examples(path: str, limit: int) -> list[dict]:
-    """The first `limit` examples of a TFRecord file, decoded to dicts."""
+def _schema_items(schema: dict) -> list[str]:
+    """`name:kind` per feature; a SequenceExample's feature lists as `name:[kind]`."""
+    items = []
+    for name, kind in schema.items():
+        if isinstance(kind, dict):  # ##SEQUENCE##: the feature lists
+            items += [f"{n}:[{k}]" for n, k in kind.items()]
+        else:
+            items.append(f"{name}:{kind}")
+    return items
+
+
+def read_examples(path: str, limit: int, output_format: str | None = None) -> list[dict]:
+    """The first `limit` examples of an output file (of `output_format`, the
+    report's; TFRecord by default), decoded to dicts."""
+    if output_format is not None:
+        return formats.output_format(output_format).sink_class().read_rows(path, limit)
     from tfx_bsl.coders import example_coder
 
     records = list(framing.read_records(path, limit=limit))
@@ -44,17 +58,28 @@ def inspect_output(output_dir: str, *, examples: int = 3) -> str:
         f"output: {output_dir}",
         f"records read: {report['records_read']:,}   examples: {report['examples']:,}   "
         f"bad records: {report['bad_records']['count']:,}   seconds: {report['seconds']}",
-        "schema: " + ", ".join(f"{k}:{v}" for k, v in report["schema"].items()),
+        f"output format: {report.get('output_format') or formats.output_names()[0]}",
+        "schema: " + ", ".join(_schema_items(report["schema"])),
     ]
+    sequences = report.get("payload_format") == "FORMAT_TF_SEQUENCE_EXAMPLE"
     for name, split in report["splits"].items():
+        size = f", {split['bytes']:,} bytes" if "bytes" in split else ""
         lines.append(
-            f"\nSplit-{name}: {split['examples']:,} examples in {len(split['files'])} file(s)"
+            f"\nSplit-{name}: {split['examples']:,} examples in {len(split['files'])} file(s){size}"
         )
         shown = 0
         for relative in split["files"]:
             if shown >= examples:
                 break
-            for row in read_examples(files.join(output_dir, relative), examples - shown):
+            path = files.join(output_dir, relative)
+            if sequences:  # the context, then the first steps as a table
+                from beam_ingest.sequence_example import describe_sequence
+
+                for record in framing.read_records(path, limit=examples - shown):
+                    lines += ["  " + line for line in describe_sequence(record)]
+                    shown += 1
+                continue
+            for row in read_examples(path, examples - shown, report.get("output_format")):
                 lines.append("  " + json.dumps({k: _short(v) for k, v in sorted(row.items())}))
                 shown += 1
     for sample in report["bad_records"]["first"]:

@@ -195,6 +195,47 @@ def _format_names() -> list[str]:
     return formats.names()
 
 
+def _output_format_names() -> list[str]:
+    from beam_ingest import formats
+
+    return formats.output_names()
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+
+
+_SIZE = r"\s*(\d+(\.\d+)?)\s*([a-zA-Z]*)\s*"
+
+
+def byte_size(given: object) -> int:
+    """A size in bytes: an int, or `256MB`, `1.5GB`, `512KiB` (KB/MB/GB are powers of
+    1000, KiB/MiB/GiB of 1024)."""
+    if isinstance(given, float) and given.is_integer():
+        given = int(given)
+    if isinstance(given, int) and not isinstance(given, bool):
+        size = given
+    elif isinstance(given, str) and (m := re.fullmatch(_SIZE, given)):
+        unit = _SIZE_UNITS.get(m.group(3).lower())
+        if unit is None:
+            raise ValueError("unknown unit; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB")
+        size = int(float(m.group(1)) * unit)
+    else:
+        raise TypeError("must be a size such as 256MB, 1GiB or a number of bytes")
+    if size < 1:
+        raise ValueError(f"must be at least 1 byte; got {size}")
+    return size
+
+
+def array_record_options(given: object) -> str:
+    """ArrayRecord writer options: `key:value` items separated by commas."""
+    item = r"[a-z_]+(:[\w.]+)?"
+    if not isinstance(given, str) or not re.fullmatch(rf"{item}(,{item})*", given.replace(" ", "")):
+        raise ValueError("must be ArrayRecord writer options such as group_size:1,zstd:3")
+    return given.replace(" ", "")
+
+
 #: The options every format shares; format options live in `beam_ingest.formats`.
 GENERAL: tuple[Option, ...] = (
     Option(
@@ -203,8 +244,9 @@ GENERAL: tuple[Option, ...] = (
         choices=_format_names,
         group="input",
     ),
-    Option(name="input", help="glob of input files on any Beam filesystem", group="input",
-           metavar="PATTERN", tfx=False),
+    Option(name="input", group="input", metavar="PATTERN", tfx=False,
+           help="a glob of input files on any Beam filesystem, or a folder (its files of "
+           "the format)"),
     Option(name="input_split", kind="list", parse=name_value("PATTERN"), metavar="NAME=PATTERN",
            help="an input that is already a split (repeatable); no hash split is done",
            group="input", tfx=False),
@@ -240,6 +282,20 @@ GENERAL: tuple[Option, ...] = (
            "records sorted in each; costs a shuffle and memory"),
     Option(name="shuffle", kind="flag", default=False, group="output",
            help="reshuffle examples before writing, as TFX does"),
+    Option(name="output_format", choices=_output_format_names, group="output",
+           help="output file format: tfrecord (the default), parquet (one column per feature) "
+           "or array_record (for Grain); see docs/output-formats.md"),
+    Option(name="parquet_compression", choices=("zstd", "snappy", "none"), default="zstd",
+           group="output", help="Parquet output: the column codec (default zstd)"),
+    Option(name="array_record_options", parse=array_record_options, metavar="OPTIONS",
+           group="output",
+           help="ArrayRecord output: writer options passed through (default group_size:65536); "
+           "group_size:1 for the fastest random access"),
+    Option(name="max_shard_bytes", parse=byte_size, metavar="SIZE", group="output",
+           help="start a new file once a shard holds SIZE bytes of records (256MB, 1GiB); "
+           "instead of `num_shards`"),
+    Option(name="max_records_per_shard", parse=integer(1), metavar="N", group="output",
+           help="start a new file once a shard holds N records; instead of `num_shards`"),
     Option(name="overwrite", kind="flag", default=False, group="output", tfx=False,
            help="replace a non-empty output"),
     Option(name="max_bad_records", parse=integer(0), default=0, metavar="N", group="run",
@@ -249,12 +305,28 @@ GENERAL: tuple[Option, ...] = (
            "encoding; also MODULE:FN"),
     Option(name="verbose", kind="flag", default=False, group="run", tfx=False,
            help="show Beam's logs"),
+    Option(name="sequence_key", parse=names, metavar="COL[,COL...]", group="sequence",
+           help="write tf.SequenceExamples: rows with the same value of these columns form "
+           "one sequence (see docs/sequences.md)"),
+    Option(name="sequence_order", parse=text, metavar="COL", group="sequence",
+           help="sort each sequence's steps by this column (NULLs last; ties in input order)"),
+    Option(name="context", parse=names, metavar="COL[,COL...]", group="sequence",
+           help="context features of each sequence (default: the `sequence_key` columns, "
+           "always included); a value that differs within a sequence makes it a bad record"),
+    Option(name="max_sequence_length", parse=integer(1), metavar="N", group="sequence",
+           help="keep at most N steps per sequence (see `truncate`)"),
+    Option(name="truncate", choices=("last", "first", "none"), default="last",
+           metavar="last|first|none", group="sequence",
+           help="with `max_sequence_length`: keep the last (latest) N steps (default), the "
+           "first N, or none: a longer sequence is a bad record"),
 )  # fmt: skip
 
 #: Options of which at most one may be given.
 EXCLUSIVE: tuple[tuple[str, ...], ...] = (
     ("input", "input_split"),
     ("span", "span_range", "last_spans"),
+    ("num_shards", "max_shard_bytes"),
+    ("num_shards", "max_records_per_shard"),
 )
 
 

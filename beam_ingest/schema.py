@@ -20,6 +20,10 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 
 from beam_ingest.errors import ConfigError
 
+#: The STRUCT feature under which TFX (tfx_bsl, TFDV) lists a SequenceExample's
+#: feature lists in a schema.
+SEQUENCE_FEATURE = "##SEQUENCE##"
+
 
 class Kind(enum.IntEnum):
     """The tf.Example kind of a feature, ordered as TFX's CSV type hierarchy.
@@ -61,9 +65,16 @@ class Column:
 
 @dataclasses.dataclass(frozen=True)
 class Schema:
-    """Columns in input order, each with its kind."""
+    """Columns in input order, each with its kind. For tf.SequenceExample
+    output, `columns` are the context features and `sequence` the feature
+    lists (written as the STRUCT feature `##SEQUENCE##`, as TFDV infers it)."""
 
     columns: tuple[Column, ...]
+    sequence: tuple[Column, ...] = ()
+
+    def flat(self) -> Schema:
+        """Context and sequence features as one list of columns."""
+        return Schema(self.columns + self.sequence) if self.sequence else self
 
     @classmethod
     def from_kinds(cls, kinds: Iterable[tuple[str, Kind]]) -> Schema:
@@ -86,8 +97,11 @@ class Schema:
                 return column.kind
         raise KeyError(name)
 
-    def to_dict(self) -> dict[str, str]:
-        return {c.name: c.kind.name.lower() for c in self.columns}
+    def to_dict(self) -> dict[str, object]:
+        result: dict[str, object] = {c.name: c.kind.name.lower() for c in self.columns}
+        if self.sequence:
+            result[SEQUENCE_FEATURE] = {c.name: c.kind.name.lower() for c in self.sequence}
+        return result
 
     def to_proto(self) -> schema_pb2.Schema:
         """The schema as tensorflow_metadata's proto, for tfx_bsl's decoders.
@@ -98,18 +112,25 @@ class Schema:
         read as missing. The report's `schema` still lists it as "unknown".
         """
         proto = schema_pb2.Schema()
-        for column in self.columns:
-            if column.kind is not Kind.UNKNOWN:
-                proto.feature.add(
-                    name=column.name,
-                    type={Kind.INT: schema_pb2.INT, Kind.FLOAT: schema_pb2.FLOAT}.get(
-                        column.kind, schema_pb2.BYTES
-                    ),
-                )
+        _add_features(proto.feature, self.columns)
+        if self.sequence:
+            struct = proto.feature.add(name=SEQUENCE_FEATURE, type=schema_pb2.STRUCT)
+            _add_features(struct.struct_domain.feature, self.sequence)
         return proto
 
     def to_pbtxt(self) -> str:
         return text_format.MessageToString(self.to_proto())
+
+
+def _add_features(features, columns: Iterable[Column]) -> None:
+    for column in columns:
+        if column.kind is not Kind.UNKNOWN:
+            features.add(
+                name=column.name,
+                type={Kind.INT: schema_pb2.INT, Kind.FLOAT: schema_pb2.FLOAT}.get(
+                    column.kind, schema_pb2.BYTES
+                ),
+            )
 
 
 def _kind_of_arrow(t: pa.DataType) -> Kind:
@@ -127,10 +148,16 @@ def _kind_of_arrow(t: pa.DataType) -> Kind:
 def merge_schemas(schemas: Iterable[Schema]) -> Schema:
     """Widens kinds column by column (input splits inferred apart, one schema file)."""
     kinds: dict[str, Kind] = {}
+    sequence: dict[str, Kind] = {}
     for schema in schemas:
         for column in schema.columns:
             kinds[column.name] = max(kinds.get(column.name, Kind.UNKNOWN), column.kind)
-    return Schema.from_kinds(kinds.items())
+        for column in schema.sequence:
+            sequence[column.name] = max(sequence.get(column.name, Kind.UNKNOWN), column.kind)
+    merged = Schema.from_kinds(kinds.items())
+    if sequence:
+        return Schema(merged.columns, sequence=Schema.from_kinds(sequence.items()).columns)
+    return merged
 
 
 def load_schema(path: str) -> Schema:
@@ -181,12 +208,26 @@ def _schema_from_pbtxt(path: str, text: str) -> Schema:
         ) from e
     if not proto.feature:
         raise ConfigError(f"--schema: {path!r} has no features")
-    columns = []
+    columns, sequence = [], []
     for feature in proto.feature:
-        if feature.type not in _PROTO_KINDS:
-            raise ConfigError(
-                f"--schema: feature {feature.name!r} in {path!r} has type "
-                f"{schema_pb2.FeatureType.Name(feature.type)}; valid types: INT, FLOAT, BYTES"
-            )
-        columns.append(Column(feature.name, _PROTO_KINDS[feature.type]))
-    return Schema(tuple(columns))
+        if feature.name == SEQUENCE_FEATURE and feature.type == schema_pb2.STRUCT:
+            sequence = [_proto_column(path, f) for f in feature.struct_domain.feature]
+            continue
+        columns.append(_proto_column(path, feature))
+    clash = sorted({c.name for c in columns} & {c.name for c in sequence})
+    if clash:
+        raise ConfigError(
+            f"--schema: {clash[0]!r} in {path!r} is both a context feature and a sequence "
+            f"feature (in {SEQUENCE_FEATURE}); a feature must be one or the other"
+        )
+    return Schema(tuple(columns), sequence=tuple(sequence))
+
+
+def _proto_column(path: str, feature) -> Column:
+    if feature.type not in _PROTO_KINDS:
+        raise ConfigError(
+            f"--schema: feature {feature.name!r} in {path!r} has type "
+            f"{schema_pb2.FeatureType.Name(feature.type)}; valid types: INT, FLOAT, BYTES "
+            f"(and a STRUCT {SEQUENCE_FEATURE} of sequence features)"
+        )
+    return Column(feature.name, _PROTO_KINDS[feature.type])

@@ -15,7 +15,18 @@ folder and describes what the commit needs to lay them out:
 - `merge(parts, path)`: one file at `path` holding the records of the part
   files `parts`, in order (used when a fixed shard count is asked for);
 - `payload_format` / `file_format`: what the TFX Examples artifact says;
-- `report()`: fields for `ingest_report.json`.
+- `report()`: fields for `ingest_report.json`;
+- `from_options(values)`: the sink from option values (what `build_config`
+  calls, through the output-format table in `beam_ingest.formats`);
+- `open_part(path)`: a `PartFile` writing part files in the sink's own file
+  format (`beam_ingest.transforms.write.WriteSplits` uses it for automatic
+  and size-capped shards; fixed shards are staged as plain TFRecords and
+  converted by `merge`);
+- `finish(staged, schema)`: called once at commit with every part and the
+  run's merged schema, before the layout (Parquet rewrites the few parts
+  whose column types differ from the run's); by default nothing;
+- `read_rows(path, limit)`: the first examples of an output file as dicts,
+  for `beam-ingest inspect`.
 
 `CommitOutput` (beam_ingest.transforms.commit) does the rest: counts, the
 layout, schema.pbtxt, the report, and the atomic publish.
@@ -24,15 +35,29 @@ layout, schema.pbtxt, the report, and the atomic publish.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import apache_beam as beam
 
 if TYPE_CHECKING:
+    from beam_ingest.schema import Schema
     from beam_ingest.transforms.write import StagedFile
 
-__all__ = ["Sink"]
+__all__ = ["PartFile", "Sink"]
+
+
+class PartFile(Protocol):
+    """A part file being written by one bundle (`Sink.open_part`)."""
+
+    path: str
+    records: int
+
+    def write(self, examples: list[bytes]) -> None:
+        """Appends serialized examples."""
+
+    def close(self) -> None:
+        """Finishes the file (errors of background writes surface here)."""
 
 
 class Sink(abc.ABC):
@@ -62,6 +87,34 @@ class Sink(abc.ABC):
     def merge(self, parts: Sequence[StagedFile], path: str) -> None:
         """Writes the records of `parts`, in order, to one file at `path`."""
 
+    #: Bytes a record adds in a file beyond its own, for `max_shard_bytes`.
+    record_overhead: int = 0
+
     def report(self) -> dict[str, object]:
         """Fields this sink adds to the report."""
         return {"output_format": self.name}
+
+    @classmethod
+    def from_options(cls, values: Mapping[str, object]) -> Sink:
+        """The sink from parsed option values (`beam_ingest.options`)."""
+        raise NotImplementedError(f"{cls.__name__} is not built from options")
+
+    def open_part(self, path: str) -> PartFile:
+        """A part file at `path` in this sink's format."""
+        raise NotImplementedError(f"{type(self).__name__} writes no part files itself")
+
+    def finish(self, staged: list[StagedFile], schema: Schema) -> list[StagedFile]:
+        """The parts to lay out, given all of them and the run's schema."""
+        return staged
+
+    @classmethod
+    def read_rows(cls, path: str, limit: int) -> list[dict]:
+        """The first `limit` examples of an output file, decoded to dicts."""
+        from tfx_bsl.coders import example_coder
+
+        from beam_ingest import framing
+
+        records = list(framing.read_records(path, limit=limit))
+        if not records:
+            return []
+        return example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(records).to_pylist()

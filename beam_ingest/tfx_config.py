@@ -133,9 +133,17 @@ class TfxRun:
 
 def _check_output_formats(exec_properties: Mapping[str, Any]) -> None:
     payload = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
-    if payload not in (None, example_gen_pb2.FORMAT_UNSPECIFIED, example_gen_pb2.FORMAT_TF_EXAMPLE):
+    if payload not in (
+        None,
+        example_gen_pb2.FORMAT_UNSPECIFIED,
+        example_gen_pb2.FORMAT_TF_EXAMPLE,
+        example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE,  # with the sequence options (`translate`)
+        example_gen_pb2.FORMAT_PARQUET,  # Parquet output (`_implied_output_format`)
+    ):
         raise ConfigError(
-            "output_data_format: beam-ingest writes tf.Example only (FORMAT_TF_EXAMPLE); got "
+            "output_data_format: beam-ingest writes tf.Example only (FORMAT_TF_EXAMPLE), or "
+            "tf.SequenceExample (FORMAT_TF_SEQUENCE_EXAMPLE) with sequence_key or payload "
+            "sequence_example, or Parquet (FORMAT_PARQUET); got "
             f"{_enum_name(example_gen_pb2.PayloadFormat, payload)}"
         )
     file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
@@ -143,10 +151,51 @@ def _check_output_formats(exec_properties: Mapping[str, Any]) -> None:
         None,
         example_gen_pb2.FILE_FORMAT_UNSPECIFIED,
         example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+        example_gen_pb2.FILE_FORMAT_PARQUET,
     ):
         raise ConfigError(
-            "output_file_format: beam-ingest writes gzip TFRecords only (FORMAT_TFRECORDS_GZIP); "
+            "output_file_format: beam-ingest writes gzip TFRecords (FORMAT_TFRECORDS_GZIP) or "
+            "Parquet (FILE_FORMAT_PARQUET); "
             f"got {_enum_name(example_gen_pb2.FileFormat, file_format)}"
+        )
+
+
+def _implied_output_format(exec_properties: Mapping[str, Any], values: dict[str, Any]) -> None:
+    """output_data_format FORMAT_PARQUET or output_file_format FILE_FORMAT_PARQUET
+    select the output format whose sink writes it (custom_config `output_format`
+    may say the same, not otherwise)."""
+    specs = standard_component_specs
+    asked = {
+        specs.OUTPUT_DATA_FORMAT_KEY: ("payload_format", example_gen_pb2.PayloadFormat),
+        specs.OUTPUT_FILE_FORMAT_KEY: ("file_format", example_gen_pb2.FileFormat),
+    }
+    for key, (attribute, enum) in asked.items():
+        value = exec_properties.get(key)
+        name = _enum_name(enum, value) if isinstance(value, int) else None
+        if name not in ("FORMAT_PARQUET", "FILE_FORMAT_PARQUET"):
+            continue
+        writers = [
+            out
+            for out in formats.output_names()
+            if getattr(formats.output_format(out).sink_class(), attribute) == name
+        ]
+        if values.get("output_format") not in (None, *writers):
+            raise ConfigError(
+                f"custom_config: output_format {values['output_format']!r} does not write "
+                f"{name}, which {key} asks for; use output_format {writers[0]!r}"
+            )
+        values["output_format"] = writers[0]
+
+
+def _check_sequence_payload(exec_properties: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+    """output_data_format FORMAT_TF_SEQUENCE_EXAMPLE must come with the options
+    that make SequenceExamples; the artifact records what the run writes."""
+    payload = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+    makes = values.get("sequence_key") or values.get("payload") == "sequence_example"
+    if payload == example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE and not makes:
+        raise ConfigError(
+            "output_data_format: FORMAT_TF_SEQUENCE_EXAMPLE needs custom_config sequence_key "
+            "(to build sequences) or payload sequence_example (TFRecord input of them)"
         )
 
 
@@ -207,6 +256,7 @@ def translate(
             for s in input_config.splits
         }
     values = _user_options(exec_properties)
+    _implied_output_format(exec_properties, values)
     values["output"] = output_uri
     if registry:
         values["registry"] = base
@@ -218,6 +268,11 @@ def translate(
                 "use beam_ingest.example_gen.Executor for other formats"
             )
         values["format"] = fmt
+        asked = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+        payload = "payload" in [o.name for o in formats.get(fmt).options]
+        if payload and asked == example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE:
+            values.setdefault("payload", "sequence_example")  # ImportExampleGen's way to say so
+    _check_sequence_payload(exec_properties, values)
     splits = output_config.split_config.splits
     if splits:
         if len(input_config.splits) != 1:

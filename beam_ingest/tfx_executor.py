@@ -29,7 +29,11 @@ from beam_ingest.tfx_config import TfxRun, translate
 __all__ = ["Executor", "executor_for"]
 
 
-def _payload_format(run: TfxRun) -> str:
+def _payload_format(run: TfxRun, config=None) -> str:
+    if config is not None and config.sink.payload_format != "FORMAT_TF_EXAMPLE":
+        return config.sink.payload_format  # Parquet
+    if config is not None and config.payload_format != "FORMAT_TF_EXAMPLE":
+        return config.payload_format  # tf.SequenceExamples (sequence options or input)
     fmt = run.values.get("format")
     return formats.get(fmt).payload_format if fmt else "FORMAT_TF_EXAMPLE"
 
@@ -90,7 +94,7 @@ class Executor(BaseExampleGenExecutor):
         report = _read_report(examples.uri)
         examples.split_names = artifact_utils.encode_split_names(run.split_names)
         examples_utils.set_payload_format(
-            examples, example_gen_pb2.PayloadFormat.Value(_payload_format(run))
+            examples, example_gen_pb2.PayloadFormat.Value(_payload_format(run, config))
         )
         examples_utils.set_file_format(examples, config.sink.file_format)
         examples.set_int_custom_property("beam_ingest_examples", report["examples"])

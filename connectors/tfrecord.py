@@ -70,6 +70,10 @@ examples already written cannot be taken back), and such data breaks TFX
 downstream anyway: tfx_bsl's example decoder, used by StatisticsGen and
 Transform, rejects mixed kinds.
 
+tf.SequenceExamples (`payload="sequence_example"`) are read the same way,
+with the SequenceExample message (`beam_ingest.sequence_example`): see
+`_tfrecord_sequence` for what a bad record is and how kinds are kept.
+
 Work units are files: neither a TFRecord file (no sync markers) nor a gzip
 stream can be split, as with Beam's own TFRecord source.
 """
@@ -86,6 +90,7 @@ from apache_beam.io.filesystems import FileSystems
 from google.protobuf import message
 
 from beam_ingest.bad_records import BadRecord
+from beam_ingest.connectors import _tfrecord_sequence as sequence
 from beam_ingest.connectors._tfrecord_diagnose import diagnose
 from beam_ingest.connectors._tfrecord_example import example_class
 from beam_ingest.connectors._tfrecord_kinds import KINDS, merge_kinds, schema_of, track_kinds
@@ -102,6 +107,7 @@ __all__ = ["ReadTFRecord"]
 
 _NAMESPACE = "beam_ingest"
 COMPRESSIONS = ("auto", "gzip", "none")
+PAYLOADS = {"example": "FORMAT_TF_EXAMPLE", "sequence_example": "FORMAT_TF_SEQUENCE_EXAMPLE"}
 _CHUNK = 1 << 20  # bytes read (and inflated) at a time
 _BATCH_EXAMPLES = 4096  # an ExampleBatch holds at most this many examples ...
 _BATCH_BYTES = 64 << 20  # ... and about this many bytes of them
@@ -135,7 +141,12 @@ class ReadTFRecord(Source):
     passes_examples = True
 
     def __init__(
-        self, file_pattern: str, *, compression: str = "auto", label: str | None = None
+        self,
+        file_pattern: str,
+        *,
+        compression: str = "auto",
+        payload: str = "example",
+        label: str | None = None,
     ) -> None:
         super().__init__()
         self.label = label
@@ -144,8 +155,14 @@ class ReadTFRecord(Source):
             raise ConfigError(
                 f"input_compression: {compression!r} is not one of {list(COMPRESSIONS)}"
             )
+        if payload not in PAYLOADS:
+            raise ConfigError(f"payload: {payload!r} is not one of {list(PAYLOADS)}")
         self.file_pattern = file_pattern
         self.compression = compression
+        self.payload = payload
+        #: What the TFX Examples artifact records (`payload="sequence_example"`:
+        #: tf.SequenceExamples, see `_tfrecord_sequence`).
+        self.payload_format = PAYLOADS[payload]
 
     @classmethod
     def from_options(
@@ -159,7 +176,11 @@ class ReadTFRecord(Source):
         """
         if schema is not None:
             raise ConfigError("schema: tf.Examples carry their own feature kinds; leave schema out")
-        return cls(pattern, compression=options["input_compression"])
+        return cls(
+            pattern,
+            compression=options["input_compression"],
+            payload=options.get("payload") or "example",
+        )
 
     @classmethod
     def profile(cls, paths: Sequence[str], options: Mapping[str, object]) -> tuple[int, Schema]:
@@ -175,6 +196,11 @@ class ReadTFRecord(Source):
         from beam_ingest.framing import read_records
         from beam_ingest.schema import merge_schemas
 
+        if options.get("payload", "example") != "example":
+            raise ConfigError(
+                "registry push: TFRecord entries of tf.SequenceExamples are not supported yet "
+                "(payload sequence_example)"
+            )
         compression = options["input_compression"]
         if compression != "auto":
             # read_records decompresses by extension only; the connector's options
@@ -224,12 +250,13 @@ class ReadTFRecord(Source):
             pbegin
             | "ListFiles" >> beam.Create(paths)
             | "ReadRecords"
-            >> beam.ParDo(_ReadTFRecordFileFn(self.compression)).with_outputs(
+            >> beam.ParDo(_ReadTFRecordFileFn(self.compression, self.payload)).with_outputs(
                 "bad_records", "counts", "kinds", main="records"
             )
         )
+        finish = schema_of if self.payload == "example" else sequence.schema_of
         schema = read.kinds | "MergeKinds" >> beam.CombineGlobally(
-            MergeCombineFn(dict, merge_kinds, schema_of)
+            MergeCombineFn(dict, merge_kinds, finish)
         )
         return source_outputs(read, schema)
 
@@ -329,14 +356,18 @@ class _ReadTFRecordFileFn(beam.DoFn):
     """One file to ExampleBatches, bad records, its record count and its kinds
     ({feature: (kind, file, record)}, as `_tfrecord_kinds.merge_kinds` takes them)."""
 
-    def __init__(self, compression: str) -> None:
+    def __init__(self, compression: str, payload: str = "example") -> None:
         self._compression = compression
+        self._payload = payload
         self._read = beam.metrics.Metrics.counter(_NAMESPACE, "tfrecord_records_read")
         self._bad = beam.metrics.Metrics.counter(_NAMESPACE, "tfrecord_bad_records")
         self._stopped = beam.metrics.Metrics.counter(_NAMESPACE, "tfrecord_files_cut_short")
 
     def setup(self) -> None:
-        self._example = example_class()
+        sequences = self._payload == "sequence_example"
+        self._example = sequence.sequence_example_class() if sequences else example_class()
+        self._track = sequence.track_sequence_kinds if sequences else track_kinds
+        self._what = "tf.SequenceExample" if sequences else "tf.Example"
 
     def process(self, path: str) -> Iterator:
         parse = self._example.FromString
@@ -354,23 +385,27 @@ class _ReadTFRecordFileFn(beam.DoFn):
                         example = parse(data)
                     except message.DecodeError:
                         example = None
+                    parsed = example
                     if example is not None:
                         out = example.SerializeToString(deterministic=True)
                         example.DiscardUnknownFields()
                         if example.ByteSize() != len(out):  # it had fields Example lacks
                             example = None
+                        elif self._payload != "example":
+                            example = example if sequence.is_sequence_example(example) else None
                     if example is None:
                         bad += 1
                         raw, note = _raw(data)
-                        reason = (
-                            f"the record at byte {offset} is not a tf.Example: "
-                            f"{diagnose(data)}{note}"
-                        )
+                        if self._payload == "example":
+                            why = diagnose(data)
+                        else:
+                            why = sequence.diagnose(data, parsed)
+                        reason = f"the record at byte {offset} is not a {self._what}: {why}{note}"
                         yield beam.pvalue.TaggedOutput(
                             "bad_records", BadRecord(path, index, reason, raw)
                         )
                     else:
-                        track_kinds(example, path, index, kinds, where)
+                        self._track(example, path, index, kinds, where)
                         examples.append(out)
                         size += len(out)
                         if len(examples) >= _BATCH_EXAMPLES or size >= _BATCH_BYTES:

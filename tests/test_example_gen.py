@@ -300,18 +300,18 @@ def _custom(**options) -> str:
         (
             {"custom_config": _custom(delimeter=";")},
             r"custom_config: 'delimeter' is not a valid key; did you mean 'delimiter'\?; "
-            r"valid keys: \['classes', 'columns'",
+            r"valid keys: \['array_record_options', 'classes', 'columns'",
         ),
         ({"custom_config": _custom(output="/x")}, r"'output' is set by TFX's input/output"),
         ({"custom_config": _custom(verify_images="maybe")}, r"verify_images: must be true or"),
         ({"custom_config": _custom(max_bad_records=-1)}, r"max_bad_records: must be an int"),
         (
-            {standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_PARQUET},
-            r"output_data_format: beam-ingest writes tf.Example only .*FORMAT_PARQUET",
+            {standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_PROTO},
+            r"output_data_format: beam-ingest writes tf.Example only .*Parquet .*FORMAT_PROTO",
         ),
         (
-            {standard_component_specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FILE_FORMAT_PARQUET},
-            r"output_file_format: beam-ingest writes gzip TFRecords only .*FILE_FORMAT_PARQUET",
+            {standard_component_specs.OUTPUT_FILE_FORMAT_KEY: 99},
+            r"output_file_format: beam-ingest writes gzip TFRecords .* or Parquet .*got 99",
         ),
     ],
 )

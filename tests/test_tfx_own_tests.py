@@ -9,6 +9,10 @@ TFX ships, after pointing the module's executor at beam-ingest:
 - the private PTransform their pipeline tests call (`_CsvToExample`,
   `_ImportSerializedRecord`, `_ParquetToExample`, `_AvroToExample`) becomes
   the beam-ingest connector followed by `ToTFExample`, with TFX's signature.
+
+ImportExampleGen's tests run against the generic `Executor`, which takes
+the format from the files (TFRecord, or Parquet for its FORMAT_PARQUET
+test). `NOT_BUILT` lists the tests of what beam-ingest refuses.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ MODULES = {
     "import": (
         "import_example_gen.executor_test",
         "executor",
-        example_gen.TFRecordExecutor,
+        example_gen.Executor,  # ImportExampleGen's: TFRecord, or Parquet for FORMAT_PARQUET
         "_ImportSerializedRecord",
         _transform(ReadTFRecord, serialized=True),
     ),
@@ -92,6 +96,11 @@ MODULES = {
         _transform(ReadAvro),
     ),
 }
+
+
+#: TFX tests of what beam-ingest does not build: each must fail with this
+#: clear configuration error (FORMAT_PROTO pass-through: README, Not finished).
+NOT_BUILT = {("import", "testDoWithProto"): "ConfigError: output_data_format: beam-ingest writes"}
 
 
 def _cases() -> list[tuple[str, str]]:
@@ -116,5 +125,8 @@ def test_tfx_executor_test(module, method, monkeypatch, tmp_path):
     result = unittest.TestResult()
     test_module.ExecutorTest(method).run(result)
     problems = result.errors + result.failures
+    if (module, method) in NOT_BUILT:
+        assert len(problems) == 1 and NOT_BUILT[module, method] in problems[0][1], problems
+        return
     assert not problems, problems[0][1]
     assert result.testsRun == 1 and not result.skipped

@@ -40,7 +40,7 @@ from beam_ingest.protowire import (
     varint_sizes,
 )
 
-__all__ = ["column_entries", "with_example_header"]
+__all__ = ["column_entries", "feature_array", "length_prefixed", "with_example_header"]
 
 _EMPTY = pa.scalar(b"", pa.large_binary())
 _LIST_VALUE, _FEATURES_ENTRY = bytes([LIST_VALUE]), bytes([FEATURES_ENTRY])
@@ -112,21 +112,11 @@ def _payload(values: pa.Array) -> tuple[int, np.ndarray, np.ndarray | pa.Buffer]
     raise TypeError(f"no tf.Example payload for leaf type {t}")  # to_list_array's job
 
 
-def column_entries(
-    name: str, column: pa.Array, *, feature_bytes: bool = False
-) -> tuple[list[pa.Array | pa.Scalar], list[bytes] | None]:
-    """One column's map entries, as (parts, features).
-
-    `column` is a large_list array of int64, float32 or large_binary values
-    (`ToTFExample`'s `to_list_array`); a null list is an empty `Feature()`.
-    `parts` are arrays (one value per row) and scalars (the same for every
-    row) that `pc.binary_join_element_wise` joins into each row's map entry
-    for `name`. With `feature_bytes`, `features` holds each row's `Feature`
-    serialization (TFX's split key for a partition feature), else it is None.
-    """
-    n = len(column)
+def _feature_parts(column: pa.Array) -> tuple[list, pa.Array, np.ndarray, np.ndarray]:
+    """A column's `Feature` pieces: (the parts `_assemble` writes in front of
+    each row's payload, the payloads, which rows are present, list lengths)."""
     lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
-    rows = np.zeros(n + 1, np.int64)
+    rows = np.zeros(len(column) + 1, np.int64)
     np.cumsum(lengths, out=rows[1:])
     tag, value_offsets, data = _payload(column.flatten())
     payload_offsets = value_offsets[rows]  # a row's values are one range of the buffer
@@ -144,6 +134,38 @@ def column_entries(
     feature = [(bytes([tag]), present), (list_len, present)]
     if packed is not None:
         feature += [(_LIST_VALUE, packed), (payload_len, packed)]
+    return feature, payloads, present, list_len
+
+
+def feature_array(column: pa.Array) -> pa.Array:
+    """Each row's `Feature` serialization (deterministic), as a large_binary
+    array; a null list is an empty `Feature()` (no bytes). `column` is as
+    `column_entries` takes it."""
+    feature, payloads, _, _ = _feature_parts(column)
+    return pc.binary_join_element_wise(_assemble(len(column), feature), payloads, _EMPTY)
+
+
+def length_prefixed(tag: int, values: pa.Array) -> pa.Array:
+    """Each value as a length-delimited field: `tag len value` (large_binary)."""
+    lengths = pc.binary_length(values).to_numpy(zero_copy_only=False).astype(np.uint64)
+    prefixes = _assemble(len(values), [(bytes([tag]), None), (lengths, None)])
+    return pc.binary_join_element_wise(prefixes, values, _EMPTY)
+
+
+def column_entries(
+    name: str, column: pa.Array, *, feature_bytes: bool = False
+) -> tuple[list[pa.Array | pa.Scalar], list[bytes] | None]:
+    """One column's map entries, as (parts, features).
+
+    `column` is a large_list array of int64, float32 or large_binary values
+    (`ToTFExample`'s `to_list_array`); a null list is an empty `Feature()`.
+    `parts` are arrays (one value per row) and scalars (the same for every
+    row) that `pc.binary_join_element_wise` joins into each row's map entry
+    for `name`. With `feature_bytes`, `features` holds each row's `Feature`
+    serialization (TFX's split key for a partition feature), else it is None.
+    """
+    n = len(column)
+    feature, payloads, present, list_len = _feature_parts(column)
     feature_len = np.where(present, 1 + varint_sizes(list_len) + list_len, 0).astype(np.uint64)
     key = name.encode("utf-8")
     key_field = _ENTRY_KEY + encode_varint(len(key)) + key

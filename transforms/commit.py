@@ -62,7 +62,9 @@ class CommitOutput(beam.PTransform):
     Input: a dict with `staged` (StagedFile of splits), `bad` (StagedFile of
     bad records), `counts` ((file, records read)) and `schemas` (Schema), and
     optionally `dropped` (ints: records a user's transform function dropped,
-    reported as `transform.records_dropped`).
+    reported as `transform.records_dropped`) and `sequence` (count dicts of
+    `beam_ingest.transforms.sequence.BuildSequences`: rows folded into
+    sequences count as neither examples nor bad records).
     Returns a PCollection holding the report (a dict).
     """
 
@@ -121,6 +123,11 @@ class CommitOutput(beam.PTransform):
                     if "dropped" in inputs
                     else {}
                 ),
+                **(
+                    {"sequence": beam.pvalue.AsList(inputs["sequence"])}
+                    if "sequence" in inputs
+                    else {}
+                ),
             )
         )
 
@@ -158,7 +165,9 @@ class _PublishFn(beam.DoFn):
     def __init__(self, spec: CommitOutput) -> None:
         self._spec = spec
 
-    def process(self, _, staged, bad, counts, schemas, dropped=None) -> Iterator[dict]:
+    def process(
+        self, _, staged, bad, counts, schemas, dropped=None, sequence=None
+    ) -> Iterator[dict]:
         spec = self._spec
         published = _published_report(spec.output_dir, spec.stage_dir)
         if published is not None:  # a retried attempt: the first one published, then failed
@@ -171,20 +180,25 @@ class _PublishFn(beam.DoFn):
         read = sum(n for _, n in counts)
         written = sum(s.records for s in staged)
         removed = sum(dropped or ())
-        if read != written + bad_count + removed:
+        folded, sequence_counts = _sequence_counts(sequence)
+        if read != written + bad_count + removed + folded:
             raise OutputError(
                 f"internal error: {read} records read but {written} examples written, "
-                f"{bad_count} bad records and {removed} dropped by transform_fn; nothing "
+                f"{bad_count} bad records, {removed} dropped by transform_fn and {folded} "
+                f"folded into sequences; nothing "
                 f"was published (stage: {spec.stage_dir})"
             )
         final = _final_dir(spec.stage_dir)
+        schema = merge_schemas(schemas) if schemas else Schema(())
+        staged = spec.sink.finish(list(staged), schema)
         splits = self._lay_out_splits(staged, final)
         errors = self._lay_out_errors(bad, final)
-        schema = merge_schemas(schemas) if schemas else Schema(())
         files.write_bytes(FileSystems.join(final, "schema.pbtxt"), schema.to_pbtxt().encode())
         for name, data in spec.extra_files.items():
             files.write_bytes(FileSystems.join(final, name), data)
         report = dict(spec.report, run_id=_run_id(spec.stage_dir))
+        if sequence is not None:
+            report["sequence"] = {**report.get("sequence", {}), **sequence_counts}
         if dropped is not None:
             report["transform"] = {**report.get("transform", {}), "records_dropped": removed}
         finished = time.time()
@@ -241,9 +255,11 @@ class _PublishFn(beam.DoFn):
             else:
                 names = [spec.sink.shard_name(i, len(parts)) for i in range(len(parts))]
                 _move([p.path for p in parts], [FileSystems.join(folder, n) for n in names])
+            paths = [FileSystems.join(folder, n) for n in names]
             result[name] = {
                 "examples": sum(p.records for p in parts),
                 "files": [f"Split-{name}/{n}" for n in names],
+                "bytes": _total_size(paths),
             }
         return result
 
@@ -258,6 +274,23 @@ class _PublishFn(beam.DoFn):
         ]
         _move([p.path for p in parts], [FileSystems.join(folder, n) for n in names])
         return [f"errors/{n}" for n in names]
+
+
+def _sequence_counts(stats: list[dict] | None) -> tuple[int, dict]:
+    """(rows folded into sequences, the report's sequence counts) of
+    `BuildSequences`' stats: every grouped row but one per sequence, written
+    or dead-lettered, and the steps truncation dropped."""
+    if stats is None:
+        return 0, {}
+    from beam_ingest.transforms.sequence import merge_stats
+
+    total = merge_stats(stats)
+    outcomes = total["sequences"] + total["context_conflicts"] + total["too_long"]
+    return total["rows"] - outcomes, total
+
+
+def _total_size(paths: list[str]) -> int:
+    return sum(m.size_in_bytes for r in FileSystems.match(paths) for m in r.metadata_list)
 
 
 def _mkdirs(path: str) -> None:

@@ -54,11 +54,8 @@ def to_list_array(column: pa.Array) -> pa.Array:
     feature is present, empty). Lists: as they are, a null list becoming `[]`.
     """
     t = column.type
-    if (
-        pa.types.is_null(t)
-        or (pa.types.is_large_list(t) or pa.types.is_list(t))
-        and (pa.types.is_null(t.value_type))
-    ):
+    is_list = pa.types.is_large_list(t) or pa.types.is_list(t)
+    if pa.types.is_null(t) or (is_list and pa.types.is_null(t.value_type)):
         return pa.nulls(len(column), pa.large_list(pa.int64()))
     if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
         return rebuild_list(column, _leaf(column.flatten()), keep_nulls=False)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from beam_ingest import files, options
-from beam_ingest.errors import ConfigError
 from beam_ingest.sink import Sink
+from beam_ingest.transforms.shards import caps_of, caps_report, check_common, common_options
 from beam_ingest.transforms.write import PartWriter, StagedFile, WriteSplits
 
 __all__ = ["TFRecordSink"]
@@ -36,6 +36,9 @@ class TFRecordSink(Sink):
         num_shards: files per split; 0 writes one per bundle (no merge).
         deterministic: byte-identical files on reruns (needs num_shards).
         shuffle: reshuffle examples before writing, as TFX does.
+        max_shard_bytes, max_records_per_shard: size caps of automatic shards
+            (`beam_ingest.transforms.shards`); bytes are TFRecord bytes before
+            compression, so a gzip file is smaller than the cap.
 
     Raises:
         ConfigError: an invalid argument, named.
@@ -46,21 +49,28 @@ class TFRecordSink(Sink):
     num_shards: int = 0
     deterministic: bool = False
     shuffle: bool = False
+    max_shard_bytes: int | None = None
+    max_records_per_shard: int | None = None
 
     name = "tfrecord"
+    record_overhead = 16  # length, its CRC and the data's CRC
 
     def __post_init__(self) -> None:
-        for name in ("compression", "compression_level", "num_shards"):
+        check_common(self)
+        for name in ("compression", "compression_level"):
             options.check(name, getattr(self, name))
-        if self.deterministic and (not self.num_shards or self.shuffle):
-            raise ConfigError(
-                "deterministic: needs a fixed num_shards and cannot go with shuffle; "
-                f"got num_shards={self.num_shards!r}, shuffle={self.shuffle!r}"
-            )
 
     @property
     def file_format(self) -> str:  # type: ignore[override]
         return "tfrecords_gzip" if self.compression == "gzip" else "tfrecords"
+
+    @classmethod
+    def from_options(cls, values: Mapping[str, object]) -> TFRecordSink:
+        return cls(
+            compression=values["compression"],
+            compression_level=values["compression_level"],
+            **common_options(values),
+        )
 
     def write(self, stage_dir: str) -> beam.PTransform:
         return WriteSplits(
@@ -70,6 +80,7 @@ class TFRecordSink(Sink):
             compression_level=self.compression_level,
             deterministic=self.deterministic,
             shuffle=self.shuffle,
+            caps=caps_of(self),
         )
 
     def shard_name(self, index: int, total: int) -> str:
@@ -93,4 +104,5 @@ class TFRecordSink(Sink):
             "output_format": self.name,
             "compression": self.compression,
             "compression_level": self.compression_level,
+            **caps_report(self),
         }

@@ -30,8 +30,15 @@ from zlib_ng import zlib_ng
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.errors import ConfigError
 from beam_ingest.framing import frame_records
+from beam_ingest.transforms.shards import ShardCaps
 
-__all__ = ["COMPRESSIONS", "StagedFile", "WriteBadRecords", "WriteSplits"]
+__all__ = [
+    "COMPRESSIONS",
+    "StagedFile",
+    "TFRecordPart",
+    "WriteBadRecords",
+    "WriteSplits",
+]
 
 _NAMESPACE = "beam_ingest"
 COMPRESSIONS = ("gzip", "none")
@@ -99,6 +106,24 @@ class PartWriter:
         self._file.close()
 
 
+class TFRecordPart:
+    """A `beam_ingest.sink.PartFile` of TFRecord frames (a `PartWriter`)."""
+
+    def __init__(self, path: str, compress: bool, level: int = 6) -> None:
+        self.path = path
+        self._writer = PartWriter(path, compress, level)
+
+    @property
+    def records(self) -> int:
+        return self._writer.records
+
+    def write(self, examples: list[bytes]) -> None:
+        self._writer.write(frame_records(examples), len(examples))
+
+    def close(self) -> None:
+        self._writer.close()
+
+
 # gzip member header: magic, deflate, no flags, no mtime, no extra flags, OS unknown.
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 _IN_FLIGHT = 3
@@ -132,10 +157,21 @@ def _emit(value) -> WindowedValue:
 
 
 class _WriteSplitFn(beam.DoFn):
-    """Lists of serialized examples of one split to part files, per bundle."""
+    """Lists of serialized examples of one split to part files, per bundle.
+
+    `open_part` (a sink's, for automatic shards) makes the part files; by
+    default TFRecords. With `caps`, a bundle starts a new part file whenever
+    one is full, and reports the full one at once."""
 
     def __init__(
-        self, stage_dir: str, split: str, num_shards: int, compress: bool, level: int = 6
+        self,
+        stage_dir: str,
+        split: str,
+        num_shards: int,
+        compress: bool,
+        level: int = 6,
+        open_part=None,
+        caps: ShardCaps | None = None,
     ) -> None:
         self._folder = FileSystems.join(stage_dir, f"Split-{split}")
         self._split = split
@@ -145,36 +181,72 @@ class _WriteSplitFn(beam.DoFn):
         # gzip file), so they are written uncompressed.
         self._compress = compress and not num_shards
         self._level = level
+        self._open_part = None if num_shards else open_part
+        self._caps = caps or ShardCaps()
         self._bytes = beam.metrics.Metrics.counter(_NAMESPACE, f"bytes_written_{split}")
 
     def start_bundle(self) -> None:
-        self._writers: dict[int, PartWriter] = {}
+        self._writers: dict[int, TFRecordPart] = {}
+        self._sizes: dict[int, int] = {}
         self._bundle = uuid.uuid4().hex
         self._next = 0
+        self._files = 0
 
-    def process(self, examples: list[bytes]) -> None:
-        shard = self._next % self._num_shards if self._num_shards else 0
-        self._next += 1
+    def _writer(self, shard: int):
         writer = self._writers.get(shard)
         if writer is None:
-            path = FileSystems.join(self._folder, f"part-{self._bundle}-{shard:05d}")
-            writer = self._writers[shard] = PartWriter(path, self._compress, self._level)
-        data = frame_records(examples)
-        self._bytes.inc(len(data))
-        writer.write(data, len(examples))
+            name = f"part-{self._bundle}-{shard:05d}"
+            if self._caps:
+                name, self._files = f"{name}-{self._files:05d}", self._files + 1
+            path = FileSystems.join(self._folder, name)
+            opened = self._open_part(path) if self._open_part else None
+            writer = opened or TFRecordPart(path, self._compress, self._level)
+            self._writers[shard], self._sizes[shard] = writer, 0
+        return writer
+
+    def process(self, examples: list[bytes]) -> Iterator[StagedFile]:
+        if self._caps:
+            yield from self._write_capped(examples)
+            return
+        shard = self._next % self._num_shards if self._num_shards else 0
+        self._next += 1
+        self._bytes.inc(sum(map(len, examples)))
+        self._writer(shard).write(examples)
+
+    def _write_capped(self, examples: list[bytes]) -> Iterator[StagedFile]:
+        start = 0
+        while start < len(examples):
+            writer = self._writer(0)
+            n = self._caps.fit(examples, start, writer.records, self._sizes[0])
+            chunk = examples[start : start + n]
+            if chunk:
+                writer.write(chunk)
+                size = sum(map(len, chunk))
+                self._bytes.inc(size)
+                self._sizes[0] += size + self._caps.overhead * n
+                start += n
+            if start < len(examples) or self._caps.full(writer.records, self._sizes[0]):
+                yield from self._close(0)
+
+    def _close(self, shard: int) -> list[StagedFile]:
+        """The closed part file (a sink's part may have written several pieces)."""
+        writer = self._writers.pop(shard)
+        writer.close()
+        pieces = writer.pieces() if hasattr(writer, "pieces") else [(writer.path, writer.records)]
+        return [
+            StagedFile(
+                split=self._split,
+                path=path,
+                records=records,
+                shard=shard if self._num_shards else None,
+                compressed=self._compress,
+            )
+            for path, records in pieces
+        ]
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
-        for shard, writer in sorted(self._writers.items()):
-            writer.close()
-            yield _emit(
-                StagedFile(
-                    split=self._split,
-                    path=writer.path,
-                    records=writer.records,
-                    shard=shard if self._num_shards else None,
-                    compressed=self._compress,
-                )
-            )
+        for shard in sorted(self._writers):
+            yield from map(_emit, self._close(shard))
         self._writers = {}
 
 
@@ -259,8 +331,14 @@ class WriteSplits(beam.PTransform):
         compression_level: int = 6,
         deterministic: bool = False,
         shuffle: bool = False,
+        open_part=None,
+        caps: ShardCaps | None = None,
     ) -> None:
         super().__init__()
+        if caps and num_shards:
+            raise ConfigError(
+                "max_shard_bytes: size-capped shards cannot go with a fixed `num_shards`"
+            )
         if deterministic and (not num_shards or shuffle):
             raise ConfigError(
                 "--deterministic: needs a fixed --num-shards and cannot go with --shuffle; "
@@ -280,6 +358,8 @@ class WriteSplits(beam.PTransform):
         self.compression_level = compression_level
         self.deterministic = deterministic
         self.shuffle = shuffle
+        self.open_part = open_part
+        self.caps = caps
 
     def expand(self, splits: Mapping[str, beam.PCollection]) -> beam.PCollection:
         if self.deterministic:
@@ -308,6 +388,8 @@ class WriteSplits(beam.PTransform):
                     self.num_shards,
                     self.compression == "gzip",
                     self.compression_level,
+                    self.open_part,
+                    self.caps,
                 )
             )
             for name, pcoll in splits.items()
