@@ -24,8 +24,13 @@ from apache_beam.io.filesystems import FileSystems
 from beam_ingest import files, framing, options
 from beam_ingest.errors import ConfigError
 from beam_ingest.sink import Sink
-from beam_ingest.transforms.shards import caps_of, caps_report, check_common, common_options
-from beam_ingest.transforms.write import StagedFile, WriteSplits
+from beam_ingest.transforms.shards import (
+    caps_report,
+    check_common,
+    common_options,
+    write_parts,
+)
+from beam_ingest.transforms.write import StagedFile
 
 __all__ = ["ArrayRecordSink", "read_array_records"]
 
@@ -154,15 +159,7 @@ class ArrayRecordSink(Sink):
         return cls(writer_options=options_given, **common_options(values))
 
     def write(self, stage_dir: str) -> beam.PTransform:
-        return WriteSplits(
-            stage_dir,
-            num_shards=self.num_shards,
-            compression="none",  # fixed shards are staged as TFRecords, converted in merge
-            deterministic=self.deterministic,
-            shuffle=self.shuffle,
-            open_part=self.open_part,
-            caps=caps_of(self),
-        )
+        return write_parts(self, stage_dir)
 
     def open_part(self, path: str) -> ArrayRecordPart:
         return ArrayRecordPart(path, self.writer_options)

@@ -36,8 +36,13 @@ from apache_beam.io.filesystems import FileSystems
 from beam_ingest import files, framing, options
 from beam_ingest.schema import Kind, Schema
 from beam_ingest.sink import Sink
-from beam_ingest.transforms.shards import caps_of, caps_report, check_common, common_options
-from beam_ingest.transforms.write import StagedFile, WriteSplits
+from beam_ingest.transforms.shards import (
+    caps_report,
+    check_common,
+    common_options,
+    write_parts,
+)
+from beam_ingest.transforms.write import StagedFile
 
 __all__ = ["ParquetSink", "read_table"]
 
@@ -304,15 +309,7 @@ class ParquetSink(Sink):
         return cls(compression=values["parquet_compression"], **common_options(values))
 
     def write(self, stage_dir: str) -> beam.PTransform:
-        return WriteSplits(
-            stage_dir,
-            num_shards=self.num_shards,
-            compression="none",  # fixed shards are staged as TFRecords, converted in merge
-            deterministic=self.deterministic,
-            shuffle=self.shuffle,
-            open_part=self.open_part,
-            caps=caps_of(self),
-        )
+        return write_parts(self, stage_dir)
 
     def open_part(self, path: str) -> ParquetPart:
         return ParquetPart(path, self.compression)

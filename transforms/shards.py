@@ -15,7 +15,14 @@ from collections.abc import Mapping
 from beam_ingest import options
 from beam_ingest.errors import ConfigError
 
-__all__ = ["ShardCaps", "caps_of", "caps_report", "check_common", "common_options"]
+__all__ = [
+    "ShardCaps",
+    "caps_of",
+    "caps_report",
+    "check_common",
+    "common_options",
+    "write_parts",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +65,23 @@ class ShardCaps:
 def caps_of(sink) -> ShardCaps:
     """A sink's caps (its `max_shard_bytes`, `max_records_per_shard`, `record_overhead`)."""
     return ShardCaps(sink.max_shard_bytes, sink.max_records_per_shard, sink.record_overhead)
+
+
+def write_parts(sink, stage_dir: str):
+    """`WriteSplits` for a sink whose part files are opened by its own
+    `open_part` (Parquet, ArrayRecord): fixed shards are staged as plain
+    TFRecords and converted in the sink's `merge`."""
+    from beam_ingest.transforms.write import WriteSplits  # write.py imports this module
+
+    return WriteSplits(
+        stage_dir,
+        num_shards=sink.num_shards,
+        compression="none",
+        deterministic=sink.deterministic,
+        shuffle=sink.shuffle,
+        open_part=sink.open_part,
+        caps=caps_of(sink),
+    )
 
 
 def caps_report(sink) -> dict[str, object]:
