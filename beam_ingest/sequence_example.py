@@ -1,10 +1,10 @@
 """tf.SequenceExample without TensorFlow: the message class, and reading its bytes.
 
-The class is built from a descriptor that repeats the wire schema of
-`tensorflow/core/example/{feature,example}.proto` (the same field numbers,
-types and packing; the tests check it against TensorFlow's), in a private
-`DescriptorPool` under a private package name, so it never clashes with
-TensorFlow's own registration. Used by the TFRecord connector
+The class is built from tf.Example's descriptor (`beam_ingest.example_proto`,
+which repeats `tensorflow/core/example/{feature,example}.proto`) plus the
+three messages a SequenceExample adds (the tests check them against
+TensorFlow's), in a private `DescriptorPool` under a private package name,
+so it never clashes with TensorFlow's own registration. Used by the TFRecord connector
 (`payload="sequence_example"`), `beam-ingest inspect` and the split keys of
 sequence output.
 
@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import functools
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message, message_factory, text_format
+from google.protobuf import descriptor_pool, message, message_factory, text_format
 
+from beam_ingest.example_proto import PACKAGE, example_descriptor
 from beam_ingest.protowire import BYTES_LIST, FLOAT_LIST, INT64_LIST, decode_varint
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
     "sequence_example_class",
 ]
 
-PACKAGE = "beam_ingest.sequence"  # private: never TensorFlow's "tensorflow"
 
 #: The messages a SequenceExample adds to tf.Example's (`protowire.EXAMPLE_FIELDS`).
 SEQUENCE_FIELDS: dict[str, dict[int, str]] = {
@@ -46,50 +46,33 @@ SEQUENCE_FIELDS: dict[str, dict[int, str]] = {
     "FeatureList": {1: "Feature"},
 }
 
-_DESCRIPTOR = """
-name: "beam_ingest/sequence/example.proto" package: "beam_ingest.sequence" syntax: "proto3"
-message_type { name: "BytesList" field { name: "value" number: 1 label: LABEL_REPEATED
-  type: TYPE_BYTES } }
-message_type { name: "FloatList" field { name: "value" number: 1 label: LABEL_REPEATED
-  type: TYPE_FLOAT options { packed: true } } }
-message_type { name: "Int64List" field { name: "value" number: 1 label: LABEL_REPEATED
-  type: TYPE_INT64 options { packed: true jstype: JS_STRING } } }
-message_type { name: "Feature" oneof_decl { name: "kind" }
-  field { name: "bytes_list" number: 1 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-    type_name: ".beam_ingest.sequence.BytesList" oneof_index: 0 }
-  field { name: "float_list" number: 2 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-    type_name: ".beam_ingest.sequence.FloatList" oneof_index: 0 }
-  field { name: "int64_list" number: 3 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-    type_name: ".beam_ingest.sequence.Int64List" oneof_index: 0 } }
-message_type { name: "Features"
-  field { name: "feature" number: 1 label: LABEL_REPEATED type: TYPE_MESSAGE
-    type_name: ".beam_ingest.sequence.Features.FeatureEntry" }
-  nested_type { name: "FeatureEntry" options { map_entry: true }
-    field { name: "key" number: 1 label: LABEL_OPTIONAL type: TYPE_STRING }
-    field { name: "value" number: 2 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-      type_name: ".beam_ingest.sequence.Feature" } } }
-message_type { name: "FeatureList"
-  field { name: "feature" number: 1 label: LABEL_REPEATED type: TYPE_MESSAGE
-    type_name: ".beam_ingest.sequence.Feature" } }
-message_type { name: "FeatureLists"
-  field { name: "feature_list" number: 1 label: LABEL_REPEATED type: TYPE_MESSAGE
-    type_name: ".beam_ingest.sequence.FeatureLists.FeatureListEntry" }
-  nested_type { name: "FeatureListEntry" options { map_entry: true }
-    field { name: "key" number: 1 label: LABEL_OPTIONAL type: TYPE_STRING }
-    field { name: "value" number: 2 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-      type_name: ".beam_ingest.sequence.FeatureList" } } }
-message_type { name: "SequenceExample"
-  field { name: "context" number: 1 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-    type_name: ".beam_ingest.sequence.Features" }
-  field { name: "feature_lists" number: 2 label: LABEL_OPTIONAL type: TYPE_MESSAGE
-    type_name: ".beam_ingest.sequence.FeatureLists" } }
+#: The messages SequenceExample adds to tf.Example's (`beam_ingest.example_proto`).
+_SEQUENCE_MESSAGES = f"""
+message_type {{ name: "FeatureList"
+  field {{ name: "feature" number: 1 label: LABEL_REPEATED type: TYPE_MESSAGE
+    type_name: ".{PACKAGE}.Feature" }} }}
+message_type {{ name: "FeatureLists"
+  field {{ name: "feature_list" number: 1 label: LABEL_REPEATED type: TYPE_MESSAGE
+    type_name: ".{PACKAGE}.FeatureLists.FeatureListEntry" }}
+  nested_type {{ name: "FeatureListEntry" options {{ map_entry: true }}
+    field {{ name: "key" number: 1 label: LABEL_OPTIONAL type: TYPE_STRING }}
+    field {{ name: "value" number: 2 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+      type_name: ".{PACKAGE}.FeatureList" }} }} }}
+message_type {{ name: "SequenceExample"
+  field {{ name: "context" number: 1 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+    type_name: ".{PACKAGE}.Features" }}
+  field {{ name: "feature_lists" number: 2 label: LABEL_OPTIONAL type: TYPE_MESSAGE
+    type_name: ".{PACKAGE}.FeatureLists" }} }}
 """
 
 
 @functools.cache
 def _pool() -> descriptor_pool.DescriptorPool:
+    proto = example_descriptor()  # tf.Example's messages, plus the sequence ones
+    proto.name = "beam_ingest/tfrecord/sequence_example.proto"
+    text_format.Merge(_SEQUENCE_MESSAGES, proto)
     pool = descriptor_pool.DescriptorPool()
-    pool.Add(text_format.Parse(_DESCRIPTOR, descriptor_pb2.FileDescriptorProto()))
+    pool.Add(proto)
     return pool
 
 

@@ -20,7 +20,7 @@ by their UTF-8 bytes but puts a key after the longer keys it is a prefix of
 
 No TensorFlow on the ingest path: the tf.Example message class is built from
 a descriptor that repeats TensorFlow's wire schema, in a private pool
-(`_tfrecord_example`). Parsing and serializing are protobuf's C runtime
+(`beam_ingest.example_proto`). Parsing and serializing are protobuf's C runtime
 (upb); a record costs one parse, one serialization and one walk over its
 feature names.
 
@@ -92,10 +92,10 @@ from google.protobuf import message
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors import _tfrecord_sequence as sequence
 from beam_ingest.connectors._tfrecord_diagnose import diagnose
-from beam_ingest.connectors._tfrecord_example import example_class
 from beam_ingest.connectors._tfrecord_kinds import KINDS, merge_kinds, schema_of, track_kinds
 from beam_ingest.connectors._tfrecord_sample import check_partition_feature
 from beam_ingest.errors import ConfigError
+from beam_ingest.example_proto import example_class
 from beam_ingest.files import FileInfo
 from beam_ingest.framing import FrameParser, FramingError
 from beam_ingest.schema import Schema

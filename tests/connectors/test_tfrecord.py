@@ -26,8 +26,8 @@ from tfx.components.example_gen import base_example_gen_executor as tfx_example_
 from tfx.proto import example_gen_pb2
 
 from beam_ingest import ConfigError, DataError, IngestConfig, Kind, Schema, SplitSpec
+from beam_ingest import example_proto as _tfrecord_example
 from beam_ingest.bad_records import BadRecord
-from beam_ingest.connectors import _tfrecord_example
 from beam_ingest.connectors.tfrecord import ReadTFRecord
 from beam_ingest.framing import frame_records
 from beam_ingest.splits import SplitAssigner

@@ -1,4 +1,5 @@
-"""The tf.Example message class, without TensorFlow (for `ReadTFRecord`).
+"""The tf.Example messages, without TensorFlow (for `ReadTFRecord`, and the
+base of `beam_ingest.sequence_example`).
 
 No TensorFlow on the ingest path: the class is built from a
 `FileDescriptorProto` that repeats the wire schema of
