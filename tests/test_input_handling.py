@@ -119,3 +119,31 @@ def test_tfrecord_partition_feature_is_checked_before_the_run(tmp_path):
     out = str(tmp_path / "ok")
     config = IngestConfig(source=ReadTFRecord(src), output_dir=out, partition_feature="user")
     assert run_ingest(config)["examples"] == 2
+
+
+def test_a_tfx_split_pattern_naming_a_folder_finds_its_format(csv_folder, tmp_path):
+    """TFX's input_base + a split pattern that is a folder: the format comes
+    from its files (markers and other files aside), and the run reads them."""
+    from tfx.proto import example_gen_pb2
+    from tfx.types import standard_component_specs as specs
+    from tfx.utils import proto_utils
+
+    from beam_ingest.config import build_config
+    from beam_ingest.tfx_config import translate
+
+    inputs = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern="a")])
+    outputs = example_gen_pb2.Output(
+        split_config=example_gen_pb2.SplitConfig(
+            splits=[example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=1)]
+        )
+    )
+    run = translate(
+        {
+            specs.INPUT_BASE_KEY: str(csv_folder),
+            specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(inputs),
+            specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(outputs),
+        },
+        str(tmp_path / "out"),
+    )
+    assert run.values["format"] == "csv"
+    assert run_ingest(build_config(run.values))["examples"] == 1
