@@ -13,7 +13,7 @@ from __future__ import annotations
 from beam_ingest.errors import DataError
 from beam_ingest.schema import Kind, Schema
 
-__all__ = ["KINDS", "Seen", "merge_kinds", "schema_of", "track_kinds"]
+__all__ = ["KINDS", "Seen", "merge_kinds", "note_kind", "schema_of", "track_kinds"]
 
 #: A Feature's oneof field name (None: an empty Feature()) -> its kind.
 KINDS = {
@@ -37,15 +37,24 @@ def track_kinds(example, path: str, index: int, kinds: dict, where: dict[str, in
         DataError: a feature has another kind than in an earlier example.
     """
     for name, feature in example.features.feature.items():
-        kind = feature.WhichOneof("kind")
-        seen = kinds.get(name, _ABSENT)
-        if seen == kind:
-            continue
-        if seen is _ABSENT or seen is None:
-            kinds[name] = kind
-            where[name] = index
-        elif kind is not None:
-            raise _mixed_kinds(name, (KINDS[seen], path, where[name]), (KINDS[kind], path, index))
+        note_kind(name, feature.WhichOneof("kind"), path, index, kinds, where)
+
+
+def note_kind(name: str, kind: str | None, path: str, index: int, kinds: dict, where: dict) -> None:
+    """Notes one Feature's kind (its oneof field name; None for an empty
+    `Feature()`) under `name`, as `track_kinds` does for each feature.
+
+    Raises:
+        DataError: `name` had another kind in an earlier record.
+    """
+    seen = kinds.get(name, _ABSENT)
+    if seen == kind:
+        return
+    if seen is _ABSENT or seen is None:
+        kinds[name] = kind
+        where[name] = index
+    elif kind is not None:
+        raise _mixed_kinds(name, (KINDS[seen], path, where[name]), (KINDS[kind], path, index))
 
 
 def merge_kinds(acc: Seen, seen: Seen) -> Seen:

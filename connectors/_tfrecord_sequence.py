@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from beam_ingest.connectors._tfrecord_kinds import KINDS, Seen, _mixed_kinds, track_kinds
+from beam_ingest.connectors._tfrecord_kinds import Seen, note_kind, track_kinds
 from beam_ingest.schema import SEQUENCE_FEATURE, Schema
 from beam_ingest.sequence_example import sequence_example_class
 
@@ -29,7 +29,6 @@ __all__ = [
 ]
 
 _PREFIX = SEQUENCE_FEATURE + "/"
-_ABSENT = object()
 
 
 def is_sequence_example(record) -> bool:
@@ -56,15 +55,7 @@ def track_sequence_kinds(record, path: str, index: int, kinds: dict, where: dict
     for name, feature_list in record.feature_lists.feature_list.items():
         key = _PREFIX + name
         for feature in feature_list.feature:
-            kind = feature.WhichOneof("kind")
-            seen = kinds.get(key, _ABSENT)
-            if seen == kind:
-                continue
-            if seen is _ABSENT or seen is None:
-                kinds[key] = kind
-                where[key] = index
-            elif kind is not None:
-                raise _mixed_kinds(key, (KINDS[seen], path, where[key]), (KINDS[kind], path, index))
+            note_kind(key, feature.WhichOneof("kind"), path, index, kinds, where)
         if key not in kinds:  # an empty feature list: present, kind unknown
             kinds[key] = None
             where[key] = index

@@ -16,21 +16,14 @@ from tfx.utils import proto_utils
 from beam_ingest.errors import ConfigError
 from beam_ingest.example_gen import Executor, custom_config
 from beam_ingest.tfx_config import translate
+from tests.test_example_gen import _exec_properties
 
 
 def _properties(tmp_path, **overrides) -> dict:
-    (tmp_path / "in").mkdir(exist_ok=True)
+    """test_example_gen's exec_properties over a bigger CSV of three columns."""
+    properties = _exec_properties(tmp_path, **overrides)
     rows = "".join(f"{i},{i * 0.5},w{i % 7}\n" for i in range(300))
     (tmp_path / "in" / "a.csv").write_text("x,y,z\n" + rows)
-    properties = {
-        standard_component_specs.INPUT_BASE_KEY: str(tmp_path / "in"),
-        standard_component_specs.INPUT_CONFIG_KEY: '{"splits": [{"name": "single_split", '
-        '"pattern": "*"}]}',
-        standard_component_specs.OUTPUT_CONFIG_KEY: '{"split_config": {"splits": ['
-        '{"name": "train", "hash_buckets": 2}, {"name": "eval", "hash_buckets": 1}]}}',
-        standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
-    }
-    properties.update(overrides)
     return properties
 
 

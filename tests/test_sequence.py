@@ -237,21 +237,24 @@ def _save(batch, folder: str) -> None:
         pickle.dump(batch, f)
 
 
-def test_tfx_bsl_sequence_example_tfxio_reads_the_expected_record_batch(clicks, tmp_path):
+def tfxio_rows(output: str, files: str, folder) -> list[dict]:
+    """The rows tfx_bsl's TFSequenceExampleRecord TFXIO reads from an output
+    (`files`: the glob under each Split-*), with the output's schema.pbtxt."""
     from tfx_bsl.public import tfxio
 
-    output = clicks["outputs"]["parquet"]
     schema = text_format.Parse(Path(output, "schema.pbtxt").read_text(), schema_pb2.Schema())
     source = tfxio.TFSequenceExampleRecord(
-        file_pattern=os.path.join(output, "Split-*", "*"),
+        file_pattern=os.path.join(output, "Split-*", files),
         schema=schema,
         telemetry_descriptors=["beam_ingest_test"],
     )
     with beam.Pipeline() as p:
-        _ = p | source.BeamSource(batch_size=1000) | beam.Map(_save, str(tmp_path))
-    rows = [
-        r for path in tmp_path.glob("*.pkl") for r in pickle.loads(path.read_bytes()).to_pylist()
-    ]
+        _ = p | source.BeamSource(batch_size=1000) | beam.Map(_save, str(folder))
+    return [r for path in folder.glob("*.pkl") for r in pickle.loads(path.read_bytes()).to_pylist()]
+
+
+def test_tfx_bsl_sequence_example_tfxio_reads_the_expected_record_batch(clicks, tmp_path):
+    rows = tfxio_rows(clicks["outputs"]["parquet"], "*", tmp_path)
     want = expected(clicks["files"])
     assert len(rows) == len(want)
     for row in rows:

@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import glob
 import os
-import pickle
 from pathlib import Path
 
-import apache_beam as beam
 import pytest
 import tensorflow as tf
-from google.protobuf import text_format
-from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
@@ -22,7 +18,15 @@ from tfx.types import standard_component_specs
 from beam_ingest.errors import ConfigError
 from beam_ingest.example_gen import Executor, custom_config, translate
 from tests.test_example_gen import _exec_properties, _run, _spec
-from tests.test_sequence import LISTS, clickstream, expected, parts, read_sequences, write_csv
+from tests.test_sequence import (
+    LISTS,
+    clickstream,
+    expected,
+    parts,
+    read_sequences,
+    tfxio_rows,
+    write_csv,
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +74,7 @@ def artifacts(tmp_path_factory) -> dict:
     return {"artifacts": found, "files": files}
 
 
-def _save(batch, folder: str) -> None:
-    with open(os.path.join(folder, f"{id(batch)}.pkl"), "wb") as f:
-        pickle.dump(batch, f)
-
-
 def test_executor_writes_sequence_examples_that_tfxio_reads(artifacts, tmp_path):
-    from tfx_bsl.public import tfxio
-
     artifact = artifacts["artifacts"]["Sequences"]
     assert artifact["payload_format"] == "FORMAT_TF_SEQUENCE_EXAMPLE"
     assert artifact["split_names"] == '["train", "eval"]'
@@ -86,17 +83,7 @@ def test_executor_writes_sequence_examples_that_tfxio_reads(artifacts, tmp_path)
     assert artifact["beam_ingest_examples"] == len(want)
     assert {u: {"context": s["context"], "lists": s["lists"]}
             for u, s in read_sequences(uri).items()} == want  # fmt: skip
-    schema = text_format.Parse(Path(uri, "schema.pbtxt").read_text(), schema_pb2.Schema())
-    source = tfxio.TFSequenceExampleRecord(
-        file_pattern=os.path.join(uri, "Split-*", "*.gz"),
-        schema=schema,
-        telemetry_descriptors=["beam_ingest_test"],
-    )
-    with beam.Pipeline() as p:
-        _ = p | source.BeamSource(batch_size=1000) | beam.Map(_save, str(tmp_path))
-    rows = [
-        r for path in tmp_path.glob("*.pkl") for r in pickle.loads(path.read_bytes()).to_pylist()
-    ]
+    rows = tfxio_rows(uri, "*.gz", tmp_path)
     assert len(rows) == len(want)
     for row in rows:
         user = row["user"][0].decode()
