@@ -105,10 +105,13 @@ def _sink(given: Mapping[str, object], values: Mapping[str, object]):
                 )
     sink_class = chosen.sink_class()
     sequences = values.get("sequence_key") or values.get("payload") == "sequence_example"
-    if sequences and sink_class.payload_format == "FORMAT_PARQUET":
+    if sink_class.payload_format == "FORMAT_PARQUET" and (
+        sequences or values.get("payload") == "proto"
+    ):
+        what = "tf.SequenceExamples (`sequence_key`, `payload`)" if sequences else "protos"
         raise ConfigError(
-            f"output_format: {chosen.name!r} holds tf.Example columns, not tf.SequenceExamples "
-            "(`sequence_key`, `payload`); write them as TFRecords or ArrayRecords"
+            f"output_format: {chosen.name!r} holds tf.Example columns, not {what}; write them "
+            "as TFRecords or ArrayRecords"
         )
     values = dict(values)
     if values["deterministic"] and not values["num_shards"]:

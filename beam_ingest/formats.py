@@ -171,18 +171,30 @@ register(
     Format(
         name="tfrecord",
         source="beam_ingest.connectors.tfrecord:ReadTFRecord",
-        description="TFRecord files of serialized tf.Examples (or tf.SequenceExamples), "
-        "re-split as they are",
+        description="TFRecord files of serialized tf.Examples (or tf.SequenceExamples, "
+        "or protos of any message), re-split as they are",
         extensions=(".tfrecord", ".tfrecords"),
         folder_names=("*tfrecord*",),  # TFX's data_tfrecord-00000-of-00001.gz
         options=(
             Option(name="input_compression", choices=("auto", "gzip", "none"), default="auto",
                    metavar="auto|gzip|none", group="tfrecord", stored=True,
                    help="TFRecord input: auto (gzip by the .gz extension), gzip or none"),
-            Option(name="payload", choices=("example", "sequence_example"), default="example",
-                   metavar="example|sequence_example", group="tfrecord", stored=True,
-                   help="TFRecord input: the records are tf.Examples (default) or "
-                   "tf.SequenceExamples (written as such; split on a context feature)"),
+            Option(name="payload", choices=("example", "sequence_example", "proto"),
+                   default="example", metavar="example|sequence_example|proto",
+                   group="tfrecord", stored=True,
+                   help="TFRecord input: the records are tf.Examples (default), "
+                   "tf.SequenceExamples (written as such; split on a context feature), or "
+                   "serialized protos of any message (TFX FORMAT_PROTO: written unchanged, "
+                   "split by a hash of their bytes or, with proto_descriptor, on a field path)"),
+            Option(name="proto_descriptor", metavar="FILE", group="tfrecord",
+                   help="payload proto: a FileDescriptorSet of the records' message "
+                   "(protoc --include_imports --descriptor_set_out=FILE); records that do not "
+                   "parse as it are bad records, and partition_feature may name a field path "
+                   "such as feature.name"),
+            Option(name="proto_message", metavar="NAME", group="tfrecord",
+                   help="payload proto: the full name of the records' message in "
+                   "proto_descriptor (e.g. tensorflow.metadata.v0.Schema); needed when it "
+                   "defines more than one"),
         ),
         executor="TFRecordExecutor",
     )

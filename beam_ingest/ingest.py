@@ -17,6 +17,7 @@ from beam_ingest.source import merge_extra_outputs
 from beam_ingest.splits import DEFAULT_SPLITS, SplitSpec, validate_splits
 from beam_ingest.transforms.commit import CommitOutput, output_is_occupied, stage_dir_for
 from beam_ingest.transforms.encode import ToTFExample
+from beam_ingest.transforms.proto_keys import PROTO_PAYLOAD, proto_keys
 from beam_ingest.transforms.sequence import SequenceSpec
 from beam_ingest.transforms.sequence_step import (
     SEQUENCE_PAYLOAD,
@@ -109,12 +110,12 @@ class IngestConfig:
     @property
     def payload_format(self) -> str:
         """What the TFX Examples artifact records: tf.SequenceExamples for
-        `sequence`, or for a source that reads them, else tf.Examples."""
+        `sequence`, or what the source reads (tf.SequenceExamples, protos),
+        else tf.Examples."""
         if self.sequence is not None:
             return SEQUENCE_PAYLOAD
         sources = [self.source] if self.source is not None else list(self.split_sources.values())
-        found = {payload_format_of(s) for s in sources}
-        return SEQUENCE_PAYLOAD if SEQUENCE_PAYLOAD in found else "FORMAT_TF_EXAMPLE"
+        return payload_format_of(*sources)
 
     @property
     def split_names(self) -> tuple[str, ...]:
@@ -153,21 +154,20 @@ def _check_sequence(config: IngestConfig) -> None:
             f"(TFX splits a SequenceExample on its context); context: "
             f"{list(spec.context_columns)}"
         )
-    if (
-        config.transform_fn is not None
-        and config.payload_format == SEQUENCE_PAYLOAD
-        and (spec is None)
-    ):
-        raise ConfigError("transform_fn: not supported for tf.SequenceExample input")
+    payload = config.payload_format
+    if config.transform_fn is not None and payload != "FORMAT_TF_EXAMPLE" and spec is None:
+        what = "tf.SequenceExample" if payload == SEQUENCE_PAYLOAD else "proto (payload proto)"
+        raise ConfigError(f"transform_fn: not supported for {what} input")
     sink = config.sink
     if (
         sink is not None
         and sink.payload_format != "FORMAT_TF_EXAMPLE"
-        and (config.payload_format == SEQUENCE_PAYLOAD)
+        and (payload != "FORMAT_TF_EXAMPLE")
     ):
+        what = "tf.SequenceExamples" if payload == SEQUENCE_PAYLOAD else "proto records"
         raise ConfigError(
             f"output_format: {sink.name!r} output converts tf.Examples and cannot hold "
-            "tf.SequenceExamples; use an output format that stores the records as they are"
+            f"{what}; use an output format that stores the records as they are"
         )
 
 
@@ -278,6 +278,10 @@ class Ingest(beam.PTransform):
             )
             if stats is not None:
                 sequence_stats.append(stats)
+            if encoded is None and payload_format_of(source) == PROTO_PAYLOAD:
+                encoded = read.records | f"ProtoKeys{tag}" >> proto_keys(
+                    source, config.partition_feature
+                )
             if encoded is None:
                 encoded = read.records | f"ToTFExample{tag}" >> ToTFExample(
                     partition_feature=config.partition_feature

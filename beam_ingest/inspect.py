@@ -62,6 +62,8 @@ def inspect_output(output_dir: str, *, examples: int = 3) -> str:
         "schema: " + ", ".join(_schema_items(report["schema"])),
     ]
     sequences = report.get("payload_format") == "FORMAT_TF_SEQUENCE_EXAMPLE"
+    protos = report.get("payload_format") == "FORMAT_PROTO"
+    describe = _proto_describer(report) if protos else None
     for name, split in report["splits"].items():
         size = f", {split['bytes']:,} bytes" if "bytes" in split else ""
         lines.append(
@@ -79,9 +81,28 @@ def inspect_output(output_dir: str, *, examples: int = 3) -> str:
                     lines += ["  " + line for line in describe_sequence(record)]
                     shown += 1
                 continue
+            if protos:  # as text format when the report names the message type
+                for record in framing.read_records(path, limit=examples - shown):
+                    lines.append(f"  {len(record):,} bytes: {describe(record)}")
+                    shown += 1
+                continue
             for row in read_examples(path, examples - shown, report.get("output_format")):
                 lines.append("  " + json.dumps({k: _short(v) for k, v in sorted(row.items())}))
                 shown += 1
     for sample in report["bad_records"]["first"]:
         lines.append(f"bad record: {sample}")
     return "\n".join(lines)
+
+
+def _proto_describer(report: dict):
+    """Proto records as text: with the message type the run read them as
+    (report `proto`), else their first bytes."""
+    proto = next(iter((report.get("proto") or {}).values()), None)
+    if proto is not None:
+        from beam_ingest.proto_records import MessageType
+
+        try:
+            return MessageType(proto["descriptor"], proto["message"]).describe
+        except ConfigError:  # the descriptor moved: show bytes
+            pass
+    return lambda record: repr(record[:40]) + ("..." if len(record) > 40 else "")

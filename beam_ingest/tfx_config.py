@@ -139,11 +139,13 @@ def _check_output_formats(exec_properties: Mapping[str, Any]) -> None:
         example_gen_pb2.FORMAT_TF_EXAMPLE,
         example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE,  # with the sequence options (`translate`)
         example_gen_pb2.FORMAT_PARQUET,  # Parquet output (`_implied_output_format`)
+        example_gen_pb2.FORMAT_PROTO,  # TFRecords of any proto, payload proto (`translate`)
     ):
         raise ConfigError(
             "output_data_format: beam-ingest writes tf.Example only (FORMAT_TF_EXAMPLE), or "
             "tf.SequenceExample (FORMAT_TF_SEQUENCE_EXAMPLE) with sequence_key or payload "
-            "sequence_example, or Parquet (FORMAT_PARQUET); got "
+            "sequence_example, or Parquet (FORMAT_PARQUET), or TFRecords of other protos "
+            "(FORMAT_PROTO) with payload proto; got "
             f"{_enum_name(example_gen_pb2.PayloadFormat, payload)}"
         )
     file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
@@ -188,14 +190,21 @@ def _implied_output_format(exec_properties: Mapping[str, Any], values: dict[str,
 
 
 def _check_sequence_payload(exec_properties: Mapping[str, Any], values: Mapping[str, Any]) -> None:
-    """output_data_format FORMAT_TF_SEQUENCE_EXAMPLE must come with the options
-    that make SequenceExamples; the artifact records what the run writes."""
+    """output_data_format FORMAT_TF_SEQUENCE_EXAMPLE (FORMAT_PROTO) must come
+    with the options that make SequenceExamples (read protos); the artifact
+    records what the run writes."""
     payload = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
     makes = values.get("sequence_key") or values.get("payload") == "sequence_example"
     if payload == example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE and not makes:
         raise ConfigError(
             "output_data_format: FORMAT_TF_SEQUENCE_EXAMPLE needs custom_config sequence_key "
             "(to build sequences) or payload sequence_example (TFRecord input of them)"
+        )
+    if payload == example_gen_pb2.FORMAT_PROTO and values.get("payload") != "proto":
+        raise ConfigError(
+            "output_data_format: FORMAT_PROTO needs TFRecord input of serialized protos "
+            f"(format tfrecord, payload 'proto'); got format {values.get('format')!r}, payload "
+            f"{values.get('payload')!r}"
         )
 
 
@@ -270,8 +279,12 @@ def translate(
         values["format"] = fmt
         asked = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
         payload = "payload" in [o.name for o in formats.get(fmt).options]
-        if payload and asked == example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE:
-            values.setdefault("payload", "sequence_example")  # ImportExampleGen's way to say so
+        implied = {
+            example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE: "sequence_example",
+            example_gen_pb2.FORMAT_PROTO: "proto",
+        }
+        if payload and asked in implied:  # ImportExampleGen's way to say so
+            values.setdefault("payload", implied[asked])
     _check_sequence_payload(exec_properties, values)
     splits = output_config.split_config.splits
     if splits:

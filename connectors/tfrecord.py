@@ -73,6 +73,10 @@ Transform, rejects mixed kinds.
 tf.SequenceExamples (`payload="sequence_example"`) are read the same way,
 with the SequenceExample message (`beam_ingest.sequence_example`): see
 `_tfrecord_sequence` for what a bad record is and how kinds are kept.
+Records of any other message (`payload="proto"`, TFX's FORMAT_PROTO) are
+not decoded: they are written byte for byte, their schema is empty, and
+only framing errors (or, given their descriptor, a record that does not
+parse as the message) make bad records (`beam_ingest.proto_records`).
 
 Work units are files: neither a TFRecord file (no sync markers) nor a gzip
 stream can be split, as with Beam's own TFRecord source.
@@ -80,9 +84,8 @@ stream can be split, as with Beam's own TFRecord source.
 
 from __future__ import annotations
 
-import zlib
+import functools
 from collections.abc import Iterator, Mapping, Sequence
-from typing import BinaryIO
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
@@ -91,6 +94,7 @@ from google.protobuf import message
 
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.connectors import _tfrecord_sequence as sequence
+from beam_ingest.connectors._tfrecord_chunks import chunks, looks_like
 from beam_ingest.connectors._tfrecord_diagnose import diagnose
 from beam_ingest.connectors._tfrecord_kinds import KINDS, merge_kinds, schema_of, track_kinds
 from beam_ingest.connectors._tfrecord_sample import check_partition_feature
@@ -98,21 +102,31 @@ from beam_ingest.errors import ConfigError
 from beam_ingest.example_proto import example_class
 from beam_ingest.files import FileInfo
 from beam_ingest.framing import FrameParser, FramingError
+from beam_ingest.proto_records import MessageType
 from beam_ingest.schema import Schema
-from beam_ingest.source import Source, SourceOutputs, check_pattern, source_outputs
+from beam_ingest.source import (
+    ExtraOutputs,
+    Source,
+    SourceOutputs,
+    check_pattern,
+    source_outputs,
+)
 from beam_ingest.transforms.encode import ExampleBatch
 from beam_ingest.transforms.merge import MergeCombineFn
+from beam_ingest.transforms.proto_keys import proto_keys
 
 __all__ = ["ReadTFRecord"]
 
 _NAMESPACE = "beam_ingest"
 COMPRESSIONS = ("auto", "gzip", "none")
-PAYLOADS = {"example": "FORMAT_TF_EXAMPLE", "sequence_example": "FORMAT_TF_SEQUENCE_EXAMPLE"}
-_CHUNK = 1 << 20  # bytes read (and inflated) at a time
+PAYLOADS = {
+    "example": "FORMAT_TF_EXAMPLE",
+    "sequence_example": "FORMAT_TF_SEQUENCE_EXAMPLE",
+    "proto": "FORMAT_PROTO",  # any message, written unchanged (`beam_ingest.proto_records`)
+}
 _BATCH_EXAMPLES = 4096  # an ExampleBatch holds at most this many examples ...
 _BATCH_BYTES = 64 << 20  # ... and about this many bytes of them
 _RAW_LIMIT = 64 << 10  # bytes of a bad record kept in BadRecord.raw
-_GZIP_WBITS = 31  # zlib, expecting a gzip header and trailer
 _PROFILE_BATCH = 1000  # records decoded at a time by `profile`
 
 
@@ -128,6 +142,12 @@ class ReadTFRecord(Source):
         file_pattern: a glob on any Beam filesystem.
         compression: "auto" (gzip when a file name ends in `.gz`), "gzip" or
             "none", for every matched file (the option `input_compression`).
+        payload: "example", "sequence_example", or "proto": serialized protos
+            of any type, written unchanged (`beam_ingest.proto_records`).
+        proto_descriptor, proto_message: for "proto", the FileDescriptorSet
+            file and the full name of the records' message: records that do
+            not parse as it are bad records, and `partition_feature` may
+            name a field path.
         label: the transform's label.
 
     Raises:
@@ -146,6 +166,8 @@ class ReadTFRecord(Source):
         *,
         compression: str = "auto",
         payload: str = "example",
+        proto_descriptor: str | None = None,
+        proto_message: str | None = None,
         label: str | None = None,
     ) -> None:
         super().__init__()
@@ -163,6 +185,13 @@ class ReadTFRecord(Source):
         #: What the TFX Examples artifact records (`payload="sequence_example"`:
         #: tf.SequenceExamples, see `_tfrecord_sequence`).
         self.payload_format = PAYLOADS[payload]
+        if payload != "proto" and (proto_descriptor or proto_message):
+            which = "proto_descriptor" if proto_descriptor else "proto_message"
+            raise ConfigError(f"{which}: only applies to payload 'proto'; got payload {payload!r}")
+        if proto_message and not proto_descriptor:
+            raise ConfigError("proto_message: needs proto_descriptor, the file that defines it")
+        #: The records' message type (payload "proto" with a descriptor), or None.
+        self.proto = MessageType(proto_descriptor, proto_message) if proto_descriptor else None
 
     @classmethod
     def from_options(
@@ -180,6 +209,8 @@ class ReadTFRecord(Source):
             pattern,
             compression=options["input_compression"],
             payload=options.get("payload") or "example",
+            proto_descriptor=options.get("proto_descriptor"),
+            proto_message=options.get("proto_message"),
         )
 
     @classmethod
@@ -196,10 +227,11 @@ class ReadTFRecord(Source):
         from beam_ingest.framing import read_records
         from beam_ingest.schema import merge_schemas
 
-        if options.get("payload", "example") != "example":
+        payload = options.get("payload", "example")
+        if payload != "example":
             raise ConfigError(
-                "registry push: TFRecord entries of tf.SequenceExamples are not supported yet "
-                "(payload sequence_example)"
+                "registry push: TFRecord entries hold tf.Examples only; payload "
+                f"{payload!r} is not supported yet"
             )
         compression = options["input_compression"]
         if compression != "auto":
@@ -250,11 +282,11 @@ class ReadTFRecord(Source):
             pbegin
             | "ListFiles" >> beam.Create(paths)
             | "ReadRecords"
-            >> beam.ParDo(_ReadTFRecordFileFn(self.compression, self.payload)).with_outputs(
-                "bad_records", "counts", "kinds", main="records"
-            )
+            >> beam.ParDo(
+                _ReadTFRecordFileFn(self.compression, self.payload, self.proto)
+            ).with_outputs("bad_records", "counts", "kinds", main="records")
         )
-        finish = schema_of if self.payload == "example" else sequence.schema_of
+        finish = sequence.schema_of if self.payload == "sequence_example" else schema_of
         schema = read.kinds | "MergeKinds" >> beam.CombineGlobally(
             MergeCombineFn(dict, merge_kinds, finish)
         )
@@ -262,79 +294,30 @@ class ReadTFRecord(Source):
 
     def check_partition_feature(self, name: str) -> None:
         """Refuses a partition feature that one of the first records of a
-        file lacks, or holds as floats (`_tfrecord_sample`)."""
-
-        def chunks(path: str, f: BinaryIO) -> Iterator[bytes]:
-            return _gzip_chunks(f) if _is_gzip(path, self.compression) else _plain_chunks(f)
+        file lacks, or holds as floats (`_tfrecord_sample`); for protos, a
+        field path their descriptor does not allow (`proto_records`)."""
+        if self.payload == "proto":
+            proto_keys(self, name)
+            return
 
         paths = [f.path for f in self._files]
-        check_partition_feature(name, paths, example_class().FromString, chunks)
+        check_partition_feature(
+            name,
+            paths,
+            example_class().FromString,
+            functools.partial(chunks, compression=self.compression),
+        )
+
+    def extra_outputs(self) -> ExtraOutputs:
+        """The base's, and for protos of a given type, its name and descriptor."""
+        base = super().extra_outputs()
+        if self.proto is None:
+            return base
+        proto = {"message": self.proto.name, "descriptor": self.proto.descriptor_file}
+        return base._replace(report={**base.report, "proto": proto})
 
     def display_data(self) -> dict:
         return {"file_pattern": self.file_pattern, "compression": self.compression}
-
-
-# --- decompression ------------------------------------------------------------
-
-
-def _plain_chunks(f: BinaryIO) -> Iterator[bytes]:
-    while chunk := f.read(_CHUNK):
-        yield chunk
-
-
-def _gzip_chunks(f: BinaryIO) -> Iterator[bytes]:
-    """Inflates a gzip file (members one after another), `_CHUNK` bytes at a time.
-
-    Raises:
-        FramingError: the gzip data is corrupt, or the stream ends inside a member.
-    """
-    inflater = zlib.decompressobj(_GZIP_WBITS)
-    pending = f.read(_CHUNK)
-    at_end = not pending
-    hint = (
-        ""
-        if pending.startswith(b"\x1f\x8b")
-        else "; is the file gzip-compressed? see input_compression"
-    )
-    in_member = False
-    while True:
-        if not pending and not at_end:
-            pending = f.read(_CHUNK)
-            at_end = not pending
-        if at_end and not pending and not in_member:
-            return
-        in_member = True
-        try:
-            # At the end of the input this still drains what zlib holds back.
-            out = inflater.decompress(pending, _CHUNK)
-        except zlib.error as e:
-            raise FramingError(f"corrupt gzip data ({e}{hint})") from None
-        hint = ""
-        pending = inflater.unconsumed_tail
-        if inflater.eof:  # a member ends; anything after it is the next member
-            pending = inflater.unused_data + pending
-            inflater = zlib.decompressobj(_GZIP_WBITS)
-            in_member = False
-        if out:
-            yield out
-        elif at_end and not pending and in_member:
-            raise FramingError("the gzip stream ends early: the file is truncated")
-
-
-_MAGIC = (
-    (b"\x1f\x8b", "gzip-compressed; set input_compression to gzip"),
-    (b"BZh", "bzip2-compressed; TFRecord input is read uncompressed or gzip"),
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed; TFRecord input is read uncompressed or gzip"),
-    (b"\xfd7zXZ\x00", "xz-compressed; TFRecord input is read uncompressed or gzip"),
-)
-
-
-def _looks_like(head: bytes) -> str:
-    """What a file whose first record header is corrupt looks like instead."""
-    for magic, what in _MAGIC:
-        if head.startswith(magic):
-            return f" (the file looks {what})"
-    return ""
 
 
 # --- reading ------------------------------------------------------------------
@@ -346,19 +329,16 @@ def _raw(data: bytes) -> tuple[str, str]:
     return data[:_RAW_LIMIT].decode("utf-8", "surrogateescape"), note
 
 
-def _is_gzip(path: str, compression: str) -> bool:
-    if compression == "auto":
-        return path.lower().endswith(".gz")
-    return compression == "gzip"
-
-
 class _ReadTFRecordFileFn(beam.DoFn):
     """One file to ExampleBatches, bad records, its record count and its kinds
     ({feature: (kind, file, record)}, as `_tfrecord_kinds.merge_kinds` takes them)."""
 
-    def __init__(self, compression: str, payload: str = "example") -> None:
+    def __init__(
+        self, compression: str, payload: str = "example", proto: MessageType | None = None
+    ) -> None:
         self._compression = compression
         self._payload = payload
+        self._proto = proto
         self._read = beam.metrics.Metrics.counter(_NAMESPACE, "tfrecord_records_read")
         self._bad = beam.metrics.Metrics.counter(_NAMESPACE, "tfrecord_bad_records")
         self._stopped = beam.metrics.Metrics.counter(_NAMESPACE, "tfrecord_files_cut_short")
@@ -368,9 +348,33 @@ class _ReadTFRecordFileFn(beam.DoFn):
         self._example = sequence.sequence_example_class() if sequences else example_class()
         self._track = sequence.track_sequence_kinds if sequences else track_kinds
         self._what = "tf.SequenceExample" if sequences else "tf.Example"
+        if self._payload == "proto":
+            self._what = self._proto.name if self._proto is not None else "proto"
+
+    def _examine(self, data: bytes, path: str, index: int, kinds: dict, where: dict):
+        """(the bytes to write, None) for a good record, else (b"", why it is bad);
+        a good example's kinds are tracked."""
+        if self._payload == "proto":  # written as it is
+            return data, self._proto.problem(data) if self._proto is not None else None
+        try:
+            example = self._example.FromString(data)
+        except message.DecodeError:
+            example = None
+        parsed = example
+        if example is not None:
+            out = example.SerializeToString(deterministic=True)
+            example.DiscardUnknownFields()
+            if example.ByteSize() != len(out):  # it had fields Example lacks
+                example = None
+            elif self._payload != "example":
+                example = example if sequence.is_sequence_example(example) else None
+        if example is None:
+            why = diagnose(data) if self._payload == "example" else sequence.diagnose(data, parsed)
+            return b"", why
+        self._track(example, path, index, kinds, where)
+        return out, None
 
     def process(self, path: str) -> Iterator:
-        parse = self._example.FromString
         kinds: dict[str, str | None] = {}  # feature -> its kind (a oneof field name)
         where: dict[str, int] = {}  # feature -> the record its kind was first seen in
         examples: list[bytes] = []
@@ -378,34 +382,17 @@ class _ReadTFRecordFileFn(beam.DoFn):
         index = 0  # records read so far: the next record's index
         bad = 0
         with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            chunks = _gzip_chunks(f) if _is_gzip(path, self._compression) else _plain_chunks(f)
             try:
-                for offset, data in FrameParser(chunks, _looks_like):
-                    try:
-                        example = parse(data)
-                    except message.DecodeError:
-                        example = None
-                    parsed = example
-                    if example is not None:
-                        out = example.SerializeToString(deterministic=True)
-                        example.DiscardUnknownFields()
-                        if example.ByteSize() != len(out):  # it had fields Example lacks
-                            example = None
-                        elif self._payload != "example":
-                            example = example if sequence.is_sequence_example(example) else None
-                    if example is None:
+                for offset, data in FrameParser(chunks(path, f, self._compression), looks_like):
+                    out, why = self._examine(data, path, index, kinds, where)
+                    if why is not None:
                         bad += 1
                         raw, note = _raw(data)
-                        if self._payload == "example":
-                            why = diagnose(data)
-                        else:
-                            why = sequence.diagnose(data, parsed)
                         reason = f"the record at byte {offset} is not a {self._what}: {why}{note}"
                         yield beam.pvalue.TaggedOutput(
                             "bad_records", BadRecord(path, index, reason, raw)
                         )
                     else:
-                        self._track(example, path, index, kinds, where)
                         examples.append(out)
                         size += len(out)
                         if len(examples) >= _BATCH_EXAMPLES or size >= _BATCH_BYTES:

@@ -307,7 +307,12 @@ def _custom(**options) -> str:
         ({"custom_config": _custom(max_bad_records=-1)}, r"max_bad_records: must be an int"),
         (
             {standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_PROTO},
-            r"output_data_format: beam-ingest writes tf.Example only .*Parquet .*FORMAT_PROTO",
+            r"output_data_format: FORMAT_PROTO needs TFRecord input of serialized protos "
+            r"\(format tfrecord, payload 'proto'\); got format 'csv'",
+        ),
+        (
+            {standard_component_specs.OUTPUT_DATA_FORMAT_KEY: 99},
+            r"output_data_format: beam-ingest writes tf.Example only .*Parquet .*got 99",
         ),
         (
             {standard_component_specs.OUTPUT_FILE_FORMAT_KEY: 99},

@@ -66,12 +66,22 @@ def _with_keys(batch: ExampleBatch, name: str | None) -> ExampleBatch:
     return ExampleBatch(batch.examples, keys)
 
 
-def payload_format_of(source: beam.PTransform) -> str:
-    """The TFX payload format of what a source reads (composite sources: their parts')."""
-    parts = getattr(source, "sources", None) or [getattr(source, "source", None)]
-    found = {payload_format_of(p) for p in parts if p is not None}
-    found.add(getattr(source, "payload_format", "FORMAT_TF_EXAMPLE"))
-    return SEQUENCE_PAYLOAD if SEQUENCE_PAYLOAD in found else "FORMAT_TF_EXAMPLE"
+def payload_format_of(*sources: beam.PTransform) -> str:
+    """The TFX payload format of what sources read (composite sources: their
+    parts'): tf.Examples unless one reads something else.
+
+    Raises:
+        ConfigError: the sources read different payloads (other than tf.Examples).
+    """
+    found = set()
+    for source in sources:
+        parts = getattr(source, "sources", None) or [getattr(source, "source", None)]
+        found |= {payload_format_of(p) for p in parts if p is not None}
+        found.add(getattr(source, "payload_format", "FORMAT_TF_EXAMPLE"))
+    other = sorted(found - {"FORMAT_TF_EXAMPLE"})
+    if len(other) > 1:
+        raise ConfigError(f"payload: the inputs hold different payloads: {', '.join(other)}")
+    return other[0] if other else "FORMAT_TF_EXAMPLE"
 
 
 SEQUENCE_PAYLOAD = "FORMAT_TF_SEQUENCE_EXAMPLE"
