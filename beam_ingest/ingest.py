@@ -16,7 +16,7 @@ from beam_ingest.sink import Sink
 from beam_ingest.source import merge_extra_outputs
 from beam_ingest.splits import DEFAULT_SPLITS, SplitSpec, validate_splits
 from beam_ingest.transforms.commit import CommitOutput, output_is_occupied, stage_dir_for
-from beam_ingest.transforms.encode import ToTFExample
+from beam_ingest.transforms.encode import ToTFExample, examples_of
 from beam_ingest.transforms.proto_keys import PROTO_PAYLOAD, proto_keys
 from beam_ingest.transforms.sequence import SequenceSpec
 from beam_ingest.transforms.sequence_step import (
@@ -284,10 +284,11 @@ class Ingest(beam.PTransform):
                 )
             if encoded is None:
                 encoded = read.records | f"ToTFExample{tag}" >> ToTFExample(
-                    partition_feature=config.partition_feature
+                    partition_feature=config.partition_feature,
+                    keep_columns=config.sink.takes_columns,
                 )
             if name:
-                examples[name] = encoded | f"Unbatch{tag}" >> beam.Map(lambda b: b.examples)
+                examples[name] = encoded | f"Unbatch{tag}" >> beam.Map(examples_of)
             else:
                 examples.update(encoded | "HashSplit" >> HashSplit(config.splits))
             bad.append(read.bad_records)

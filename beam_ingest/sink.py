@@ -26,7 +26,10 @@ folder and describes what the commit needs to lay them out:
   run's merged schema, before the layout (Parquet rewrites the few parts
   whose column types differ from the run's); by default nothing;
 - `read_rows(path, limit)`: the first examples of an output file as dicts,
-  for `beam-ingest inspect`.
+  for `beam-ingest inspect`;
+- `takes_columns`: True for a sink that writes columns (Parquet): the
+  examples made from Arrow rows then reach its part files with those rows
+  (`ExampleList.columns`), so it need not decode them again.
 
 `CommitOutput` (beam_ingest.transforms.commit) does the rest: counts, the
 layout, schema.pbtxt, the report, and the atomic publish.
@@ -70,6 +73,8 @@ class Sink(abc.ABC):
     payload_format: str = "FORMAT_TF_EXAMPLE"
     #: The TFX Examples artifact's file format.
     file_format: str = ""
+    #: Whether part files get the examples' columns too (`ExampleList`).
+    takes_columns: bool = False
 
     @abc.abstractmethod
     def write(self, stage_dir: str) -> beam.PTransform:

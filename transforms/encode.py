@@ -12,6 +12,12 @@ bytes object per row; the tests keep it as the reference encoder.)
 `ExampleBatch`es (examples that were serialized already, e.g. by
 `ReadTFRecord`) pass through unchanged; with a partition feature, their split
 keys are computed here from the serialized bytes.
+
+With `keep_columns` (for a sink that writes columns, such as Parquet), each
+`ExampleBatch` also carries the list arrays it was encoded from, as
+tfx_bsl's decoder would give them back (`columns`); `HashSplit` passes them
+on in `ExampleList`s. Decoding a tf.Example costs more than making it, so
+this is what keeps Parquet output near TFRecord output's time.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from beam_ingest.errors import ConfigError, DataError
 from beam_ingest.protowire import FLOAT_LIST, decode_varint, skip_varint
 from beam_ingest.transforms._wire import column_entries, with_example_header
 
-__all__ = ["ExampleBatch", "ToTFExample"]
+__all__ = ["ExampleBatch", "ExampleList", "ToTFExample", "examples_of"]
 
 _NAMESPACE = "beam_ingest"
 
@@ -43,6 +49,35 @@ class ExampleBatch(NamedTuple):
 
     examples: list[bytes]
     keys: list[bytes] | None = None
+    #: The rows as decoded examples' columns (`keep_columns`), else None.
+    columns: pa.RecordBatch | None = None
+
+
+class ExampleList(list):
+    """A list of serialized examples with their rows as columns (`columns`,
+    a RecordBatch as tfx_bsl's decoder gives examples back), for sinks that
+    write columns. A slice keeps the matching rows."""
+
+    def __init__(self, examples, columns: pa.RecordBatch) -> None:
+        super().__init__(examples)
+        self.columns = columns
+
+    def __getitem__(self, index):
+        got = super().__getitem__(index)
+        if not isinstance(index, slice):
+            return got
+        start, stop, step = index.indices(len(self))
+        if step != 1:
+            return got  # a plain list: the sink decodes it
+        return ExampleList(got, self.columns.slice(start, max(stop - start, 0)))
+
+    def __reduce__(self):
+        return ExampleList, (list(self), self.columns)
+
+
+def examples_of(batch: ExampleBatch) -> list[bytes]:
+    """A batch's examples as one list (an `ExampleList` if it has columns)."""
+    return batch.examples if batch.columns is None else ExampleList(batch.examples, batch.columns)
 
 
 def to_list_array(column: pa.Array) -> pa.Array:
@@ -78,8 +113,11 @@ def _leaf(values: pa.Array) -> pa.Array:
     raise ConfigError(f"ToTFExample: Arrow type {t} has no tf.Example form")
 
 
-def encode_batch(batch: pa.RecordBatch, partition_feature: str | None = None) -> ExampleBatch:
-    """Serializes every row of `batch` deterministically (see module docstring).
+def encode_batch(
+    batch: pa.RecordBatch, partition_feature: str | None = None, keep_columns: bool = False
+) -> ExampleBatch:
+    """Serializes every row of `batch` deterministically (see module docstring);
+    with `keep_columns`, the batch carries its columns too.
 
     Each column's map entries are built for all rows at once
     (`beam_ingest.transforms._wire`) and joined row by row, in protobuf's key
@@ -87,17 +125,32 @@ def encode_batch(batch: pa.RecordBatch, partition_feature: str | None = None) ->
     """
     parts = []
     keys = None
+    lists = {}
     for name in sorted(batch.schema.names, key=protobuf_key_order):
+        lists[name] = to_list_array(batch.column(name))
         entry_parts, features = column_entries(
-            name, to_list_array(batch.column(name)), feature_bytes=name == partition_feature
+            name, lists[name], feature_bytes=name == partition_feature
         )
         parts += entry_parts
         if features is not None:
             keys = features
+    columns = _as_decoded(lists) if keep_columns else None
     if not parts:
-        return ExampleBatch([b"\n\x00"] * batch.num_rows, keys)
+        return ExampleBatch([b"\n\x00"] * batch.num_rows, keys, columns)
     body = pc.binary_join_element_wise(*parts, _EMPTY)
-    return ExampleBatch(with_example_header(body).to_pylist(), keys)
+    return ExampleBatch(with_example_header(body).to_pylist(), keys, columns)
+
+
+def _as_decoded(lists: dict[str, pa.Array]) -> pa.RecordBatch:
+    """The list arrays as tfx_bsl's decoder gives the examples back: columns
+    sorted by name, a column of empty `Feature()`s (all null lists) of the
+    null type."""
+    names = sorted(lists)
+    arrays = [
+        pa.nulls(len(a)) if len(a) and a.null_count == len(a) else a
+        for a in (lists[n] for n in names)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
 def protobuf_key_order(name: str) -> tuple[int, ...]:
@@ -174,19 +227,31 @@ class ToTFExample(beam.PTransform):
         partition_feature: when set, each example's split key is this feature
             (TFX's `partition_feature_name`); it must be an int or bytes column
             with a value in every row it is computed for.
+        keep_columns: each ExampleBatch made from a RecordBatch also carries
+            its columns (`ExampleBatch.columns`), for sinks that write columns.
     """
 
-    def __init__(self, *, partition_feature: str | None = None, label: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        partition_feature: str | None = None,
+        keep_columns: bool = False,
+        label: str | None = None,
+    ) -> None:
         super().__init__(label)
         self.partition_feature = partition_feature
+        self.keep_columns = keep_columns
 
     def expand(self, batches: beam.PCollection) -> beam.PCollection:
-        return batches | "Encode" >> beam.ParDo(_EncodeFn(self.partition_feature))
+        return batches | "Encode" >> beam.ParDo(
+            _EncodeFn(self.partition_feature, self.keep_columns)
+        )
 
 
 class _EncodeFn(beam.DoFn):
-    def __init__(self, partition_feature: str | None) -> None:
+    def __init__(self, partition_feature: str | None, keep_columns: bool = False) -> None:
         self._partition_feature = partition_feature
+        self._keep_columns = keep_columns
         self._examples = beam.metrics.Metrics.counter(_NAMESPACE, "examples_encoded")
 
     def process(self, batch: pa.RecordBatch | ExampleBatch) -> Iterator[ExampleBatch]:
@@ -203,7 +268,7 @@ class _EncodeFn(beam.DoFn):
         if self._partition_feature is not None:
             _check_partition_column(batch, self._partition_feature)
         self._examples.inc(batch.num_rows)
-        yield encode_batch(batch, self._partition_feature)
+        yield encode_batch(batch, self._partition_feature, self._keep_columns)
 
 
 def _check_partition_column(batch: pa.RecordBatch, name: str) -> None:

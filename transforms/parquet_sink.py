@@ -1,13 +1,17 @@
 """`ParquetSink`: split examples to Parquet files, one column per feature.
 
-Examples are decoded back to columns with tfx_bsl's C++ decoder (the bytes
-were made from Arrow columns a step earlier; decoding is what keeps the
-split hash, the counts and the pass-through sources the same for every
-output format). Columns are typed from the run's schema: int64, float32 or
-binary; a feature that never holds two values or more is a plain, nullable
-column, where no value (an absent feature, or an empty list as CSV's empty
-cells write) is a null; any other is a `large_list` of values, where an
-empty list stays empty and an absent feature is a null.
+Examples made from Arrow rows arrive with those rows as the columns
+tfx_bsl's decoder would give back (`takes_columns`: `ExampleList.columns`),
+so they are written without decoding; other examples (TFRecord input, fixed
+shards staged as TFRecords, shuffled ones) are decoded back to columns with
+tfx_bsl's C++ decoder. Either way the split hash, the counts and the
+pass-through sources stay the same for every output format.
+
+Columns are typed from the run's schema: int64, float32 or binary; a
+feature that never holds two values or more is a plain, nullable column,
+where no value (an absent feature, or an empty list as CSV's empty cells
+write) is a null; any other is a `large_list` of values, where an empty list
+stays empty and an absent feature is a null.
 
 A part file's column types are fixed when it opens, so a batch that needs a
 wider type (a column seen for the first time, a second value, int then
@@ -218,6 +222,10 @@ class ParquetPart:
         self._pending.append(_background().submit(self._write_now, examples))
 
     def _write_now(self, examples: list[bytes]) -> None:
+        columns = getattr(examples, "columns", None)  # made from Arrow rows: no decoding
+        if columns is not None:
+            self.write_batch(_natural(columns))
+            return
         for start in range(0, len(examples), _DECODE):
             batch = _natural(self._decoder.DecodeBatch(examples[start : start + _DECODE]))
             self.write_batch(batch)
@@ -298,6 +306,7 @@ class ParquetSink(Sink):
 
     name = "parquet"
     payload_format = "FORMAT_PARQUET"
+    takes_columns = True
     file_format = "FILE_FORMAT_PARQUET"
 
     def __post_init__(self) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import apache_beam as beam
+import pyarrow as pa
 
 from beam_ingest.splits import DEFAULT_SPLITS, SplitAssigner, SplitSpec, validate_splits
-from beam_ingest.transforms.encode import ExampleBatch
+from beam_ingest.transforms.encode import ExampleBatch, ExampleList
 
 __all__ = ["HashSplit"]
 
@@ -18,7 +19,8 @@ class HashSplit(beam.PTransform):
     """`ExampleBatch`es to one PCollection of example lists per split.
 
     Returns a dict {split name: PCollection[list[bytes]]}. Each input batch is
-    split into at most one list per split; no element per example.
+    split into at most one list per split; no element per example. A batch
+    with columns gives `ExampleList`s holding each split's rows.
     """
 
     def __init__(self, splits: Sequence[SplitSpec] = DEFAULT_SPLITS, *, label: str | None = None):
@@ -49,9 +51,13 @@ class _SplitFn(beam.DoFn):
         keys = batch.keys if batch.keys is not None else batch.examples
         indices = self._assigner.assign_all(keys)
         groups: list[list[bytes]] = [[] for _ in self._splits]
-        for index, example in zip(indices, batch.examples, strict=True):
+        rows: list[list[int]] = [[] for _ in self._splits]
+        for row, (index, example) in enumerate(zip(indices, batch.examples, strict=True)):
             groups[index].append(example)
-        for spec, group in zip(self._splits, groups, strict=True):
+            rows[index].append(row)
+        for spec, group, taken in zip(self._splits, groups, rows, strict=True):
             if group:
                 self._counters[spec.name].inc(len(group))
+                if batch.columns is not None:  # for a sink that writes columns
+                    group = ExampleList(group, batch.columns.take(pa.array(taken)))
                 yield beam.pvalue.TaggedOutput(spec.name, group)

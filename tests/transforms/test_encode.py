@@ -248,3 +248,42 @@ def test_checked_varints_name_what_is_wrong():
         read_varint(b"\x80\x01", 0, 1)  # the end given, not the bytes' length
     with pytest.raises(VarintTooLongError):
         read_varint(b"\xff" * 11, 0, 11)
+
+
+def test_kept_columns_are_what_tfx_bsl_decodes_the_examples_to():
+    """`keep_columns` carries, for the Parquet sink, exactly the decoder's batch."""
+    from tfx_bsl.coders import example_coder
+
+    rows = pa.RecordBatch.from_pydict(
+        {
+            "i": pa.array([1, None, 3]),
+            "f": pa.array([1.5, None, float("nan")]),
+            "s": pa.array(["a", None, ""]),
+            "l": pa.array([[1, 2], None, []]),
+            "n": pa.nulls(3),
+            "ln": pa.array([[], [], []], pa.list_(pa.null())),
+            "b": pa.array([True, False, None]),
+            "ls": pa.array([["x"], None, []], pa.list_(pa.string())),
+        }
+    )
+    batch = encode_batch(rows, keep_columns=True)
+    decoded = example_coder.ExamplesToRecordBatchDecoder().DecodeBatch(batch.examples)
+    assert batch.columns.schema == decoded.schema
+    assert str(batch.columns.to_pylist()) == str(decoded.to_pylist())  # as text: NaN != NaN
+    assert encode_batch(rows).columns is None
+
+
+def test_an_example_list_slice_keeps_its_rows_and_it_pickles():
+    import pickle
+
+    from beam_ingest.transforms.encode import ExampleList
+
+    columns = pa.RecordBatch.from_pydict({"x": pa.array(range(10))})
+    examples = ExampleList([bytes([i]) for i in range(10)], columns)
+    part = examples[3:7]
+    assert list(part) == [bytes([i]) for i in range(3, 7)]
+    assert part.columns.column(0).to_pylist() == [3, 4, 5, 6]
+    assert examples[8:20].columns.num_rows == 2 and examples[5:2].columns.num_rows == 0
+    assert not hasattr(examples[::2], "columns")  # a plain list: the sink decodes it
+    again = pickle.loads(pickle.dumps(examples))
+    assert list(again) == list(examples) and again.columns.equals(columns)
