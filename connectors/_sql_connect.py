@@ -12,6 +12,9 @@ through SQLAlchemy with a server-side cursor. Drivers:
 | duckdb      | DuckDB's own Arrow API                   | `to_arrow_reader` stream    |
 | other       | SQLAlchemy, `stream_results=True`        | rows fetched in batches     |
 
+On PostgreSQL, through ADBC or SQLAlchemy, `Session.export_snapshot` and
+`Session.set_snapshot` give `ReadSql` its one snapshot (`_sql_snapshot`).
+
 The password comes from the URL, from `PGPASSWORD` (read by libpq itself),
 or from the environment variable `connection_env` names, read when a
 connection opens (on the worker), so it is never part of the pipeline's
@@ -236,6 +239,43 @@ class Session:
                 cursor.close()
         except Exception as e:  # noqa: BLE001 - every driver has its own errors
             raise self._error(e, sql) from None
+
+    def export_snapshot(self) -> str:
+        """Begins a `REPEATABLE READ` transaction and exports its snapshot
+        (PostgreSQL); the snapshot's id.
+
+        Raises:
+            DriverError: the database refused it.
+        """
+        self._begin_repeatable_read()
+        if not self.native:
+            self.execute("SET TRANSACTION READ ONLY")
+        return str(self.execute("SELECT pg_export_snapshot()")[0][0])
+
+    def set_snapshot(self, snapshot: str) -> None:
+        """Begins a `REPEATABLE READ` transaction reading the exported `snapshot`.
+
+        Raises:
+            DriverError: the database refused it (the exporting transaction
+                has ended, or the id is unknown).
+        """
+        self._begin_repeatable_read()
+        self.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        if not self.native:
+            self.execute("SET TRANSACTION READ ONLY")
+
+    def _begin_repeatable_read(self) -> None:
+        """ADBC runs in autocommit mode: an explicit BEGIN. SQLAlchemy begins
+        a transaction itself before the first statement, at the connection's
+        isolation level (the SQLAlchemy dialect's `isolation_level`); READ ONLY
+        is then a `SET TRANSACTION` (not a query: the snapshot can still be set)."""
+        if self.native:
+            self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return
+        try:
+            self.raw.execution_options(isolation_level="REPEATABLE READ")
+        except Exception as e:  # noqa: BLE001 - every driver has its own errors
+            raise self._error(e, "isolation_level=REPEATABLE READ") from None
 
     def batches(self, sql: str, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         """The result of `sql`, batch by batch (never whole in memory); the

@@ -141,9 +141,12 @@ def resolve_inputs(values: Mapping[str, object]):
             spans = available[-(chosen.get("last_spans") or 1) :]
         resolved = {name: [(fill_span(q, s), s) for s in spans] for name, q in queries.items()}
         fields = {"span": spans[-1], "spans": spans, "version": None}
+    reads = [(n, q) for n, items in resolved.items() for q, _ in items]
     updated = {
         **values, "span": None, "span_range": None, "last_spans": None,
         "input": None if as_splits else next(iter(queries.values())),
         "input_split": [(n, q) for n, q in queries.items()] if as_splits else [],
+        # Every query read, when more than one: each shares the snapshot.
+        "query_split": reads if len(reads) > 1 else values.get("query_split"),
     }  # fmt: skip
     return updated, resolved, fields

@@ -3,13 +3,15 @@
 When the pipeline is built, the launching process connects, reads the
 result's schema (refusing columns with no tf.Example form, by name and SQL
 type), and cuts the query into partitions (`_sql_partition`). On PostgreSQL
-with more than one partition it first opens a `REPEATABLE READ` transaction
-and exports its snapshot (`pg_export_snapshot()`); every partition sets that
-snapshot before it reads, so all of them see the same rows, and the launching
-process keeps its transaction open until the source is closed or the process
-ends. Work units are partitions: each is streamed batch by batch
-(`_sql_connect.Session.batches`) and never held whole; the type rules are
-`_sql_types`'.
+(ADBC or SQLAlchemy) with more than one partition, or `share_snapshot` (one
+of several queries: splits, spans), it first opens a `REPEATABLE READ`
+transaction and exports its snapshot (`pg_export_snapshot()`), or joins the
+one another `ReadSql` of the same pipeline on the same database exported
+(`_sql_snapshot`); every partition sets that snapshot before it reads, so all
+of them, in every split, see the same rows, and the launching process keeps
+the exporting transaction open until they all have read. Work units are
+partitions: each is streamed batch by batch (`_sql_connect.Session.batches`)
+and never held whole; the type rules are `_sql_types`'.
 
 A row whose values break the value contract is a dead letter named by the
 partition and its row number in it; a partition whose columns or types differ
@@ -18,10 +20,9 @@ from the planned ones fails the run (nothing is published).
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
-import weakref
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 
 import apache_beam as beam
@@ -29,7 +30,7 @@ import pyarrow as pa
 
 from beam_ingest.arrow_values import drop_rows
 from beam_ingest.bad_records import BadRecord
-from beam_ingest.connectors import _sql_partition, _sql_types
+from beam_ingest.connectors import _sql_partition, _sql_snapshot, _sql_types
 from beam_ingest.connectors._sql_connect import BATCH_ROWS, Connection, DriverError
 from beam_ingest.connectors._sql_spans import fill_span, resolve_inputs
 from beam_ingest.errors import ConfigError, DataError
@@ -63,6 +64,11 @@ class ReadSql(Source):
         decimal_as: "float" or "string" (exact text) for numeric/decimal.
         time_as: "int" (microseconds, UTC) or "string" (ISO-8601).
         batch_rows: rows per batch fetched.
+        share_snapshot: this query is one of several read by the pipeline
+            (splits, spans): on PostgreSQL read one snapshot with the others
+            even with one partition (`from_options` sets it for several
+            queries). A query joins a snapshot the pipeline already holds
+            on its database whatever this says.
         label: the transform's label.
 
     Raises:
@@ -84,6 +90,7 @@ class ReadSql(Source):
         decimal_as: str = "float",
         time_as: str = "int",
         batch_rows: int = BATCH_ROWS,
+        share_snapshot: bool = False,
         label: str | None = None,
     ) -> None:
         super().__init__()
@@ -107,14 +114,17 @@ class ReadSql(Source):
         self.decimal_as = decimal_as
         self.time_as = time_as
         self.batch_rows = batch_rows
+        self.share_snapshot = bool(share_snapshot)
         self._report: dict = {}
-        self._holder = None
+        self._snapshots: list[str] = []
 
     @classmethod
     def from_options(
         cls, pattern: str, options: Mapping[str, object], schema: Schema | None
     ) -> ReadSql:
-        """`ReadSql` of the query `pattern` with the sql options.
+        """`ReadSql` of the query `pattern` with the sql options; it shares the
+        snapshot when `query_split` lists several queries (`resolve_inputs`
+        lists there every query of a run reading more than one).
 
         Raises:
             ConfigError: a schema is given (a result has its own types), or no
@@ -133,6 +143,7 @@ class ReadSql(Source):
             partition_method=options.get("partition_method") or "range",
             decimal_as=options.get("decimal_as") or "float",
             time_as=options.get("time_as") or "int",
+            share_snapshot=len(options.get("query_split") or []) > 1,
         )
 
     @classmethod
@@ -140,16 +151,16 @@ class ReadSql(Source):
         raise ConfigError("registry push: format sql reads a database, not files")
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> SourceOutputs:
+        pipeline = pbegin.pipeline
+        postgres = self.connection.dialect == "postgresql"
+        joined = _sql_snapshot.shared(pipeline, self.connection) if postgres else None
         session = self.connection.open()
-        snapshot = None
+        snapshot = joined
         try:
-            if (
-                self.connection.dialect == "postgresql"
-                and self.partitions > 1
-                and (self.connection.arrow_native)
-            ):
-                session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                snapshot = session.execute("SELECT pg_export_snapshot()")[0][0]
+            if joined is not None:  # plan in the pipeline's snapshot
+                session.set_snapshot(joined)
+            elif postgres and (self.partitions > 1 or self.share_snapshot):
+                snapshot = session.export_snapshot()
             raw = _result_schema(session, self.query)
             _sql_types.check_schema(raw, self.query)
             if self.partition_column is not None and self.partition_column not in raw.names:
@@ -168,20 +179,23 @@ class ReadSql(Source):
             )
         except DriverError as e:
             message = _own_error(session, self.query) or e.message
-            session.close()
+            self._fail(session, joined)
             raise ConfigError(
                 f"query: the database refused it: {message}\n  query: {self.query}"
                 + (f"\n  (while running: {e.sql})" if e.sql.strip() != self.query else "")
             ) from None
         except BaseException:
-            session.close()
+            self._fail(session, joined)
             raise
-        if snapshot is None:
+        member = uuid.uuid4().hex
+        if snapshot is None or joined is not None:
             session.close()
-        else:  # held open until every partition has set the snapshot
-            self._holder = _HOLDERS[snapshot] = session
-            weakref.finalize(self, _release, snapshot)
-            atexit.register(_release, snapshot)
+        if joined is not None:
+            _sql_snapshot.join(joined, member)
+        elif snapshot is not None:  # held open until every partition has set it
+            _sql_snapshot.hold(pipeline, self.connection, session, snapshot, member)
+        if snapshot is not None:
+            self._snapshots.append(snapshot)
         self._report = {
             "connection": self.connection.redacted,
             "query": self.query,
@@ -198,39 +212,36 @@ class ReadSql(Source):
                                  self.time_as, self.batch_rows)
             ).with_outputs("bad_records", "counts", main="records")
         )  # fmt: skip
-        if snapshot is not None:  # every partition has read: end the snapshot (in process)
+        if snapshot is not None:  # all read: the last reader ends the snapshot (in process)
             _ = (
                 read.counts
                 | "PartitionsRead" >> beam.combiners.Count.Globally()
-                | "EndSnapshot" >> beam.Map(lambda _, s: _release(s), snapshot)
+                | "EndSnapshot" >> beam.Map(_sql_snapshot.finished, snapshot, member)
             )
         schema = Schema.from_arrow(converted)
         return source_outputs(read, pbegin | "Schema" >> beam.Create([schema]))
 
+    @staticmethod
+    def _fail(session, joined: str | None) -> None:
+        """Building failed: the pipeline cannot run, so the snapshot it holds
+        on this database (if this query joined one) ends too."""
+        session.close()
+        if joined is not None:
+            _sql_snapshot.release(joined)
+
     def close(self) -> None:
         """Ends the snapshot transaction now (the pipeline ends it once every
-        partition has read, when it runs in the launching process)."""
-        for snapshot, session in list(_HOLDERS.items()):
-            if session is self._holder:
-                _release(snapshot)
-        self._holder = None
+        partition has read, when it runs in the launching process), also for
+        the other queries sharing it."""
+        for snapshot in self._snapshots:
+            _sql_snapshot.release(snapshot)
+        self._snapshots = []
 
     def extra_outputs(self) -> ExtraOutputs:
         return ExtraOutputs({}, {"sql": self._report} if self._report else {})
 
     def display_data(self) -> dict:
         return {"connection": self.connection.redacted, "query": self.query}
-
-
-#: Launcher sessions holding an exported snapshot open, by snapshot id.
-_HOLDERS: dict[str, object] = {}
-
-
-def _release(snapshot: str) -> None:
-    """Ends the exporting transaction, if this process holds it."""
-    session = _HOLDERS.pop(snapshot, None)
-    if session is not None:
-        session.close()
 
 
 def _own_error(session, query: str) -> str | None:
@@ -293,8 +304,7 @@ class _ReadPartitionFn(beam.DoFn):
             raise DataError(f"{name}: {e}") from None
         try:
             if self._snapshot is not None:
-                session.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                session.execute(f"SET TRANSACTION SNAPSHOT '{self._snapshot}'")
+                self._set_snapshot(session, name)
             stream = session.batches(sql, self._batch_rows)
             self._check_columns(next(stream), name)
             for batch in stream:
@@ -318,6 +328,15 @@ class _ReadPartitionFn(beam.DoFn):
         self._rows.inc(read)
         self._bad.inc(bad)
         yield beam.pvalue.TaggedOutput("counts", (name, read))
+
+    def _set_snapshot(self, session, name: str) -> None:
+        try:
+            session.set_snapshot(self._snapshot)
+        except DriverError as e:
+            raise DataError(
+                f"{name}: cannot read the exported snapshot {self._snapshot!r}; the launching "
+                f"process must keep running until every partition has read: {e.message}"
+            ) from None
 
     def _check_columns(self, schema: pa.Schema, name: str) -> None:
         if schema.names != self._raw.names:

@@ -35,4 +35,4 @@ def test_postgresql_through_pg8000(postgres, pg_url, tmp_path, monkeypatch):
     rows = by_key(tmp_path / "o")
     assert sorted(rows) == list(range(1, 3001))
     assert rows[7]["x"] == ("float_list", [10.5]) and rows[7]["t"] == ("bytes_list", [b"t7"])
-    assert report["sql"]["all"]["snapshot"] is False
+    assert report["sql"]["all"]["snapshot"] is True  # the SQLAlchemy path shares one too
