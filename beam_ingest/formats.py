@@ -125,6 +125,54 @@ register(
         executor="ParquetExecutor",
     )
 )  # fmt: skip
+#: Options of every query format (sql, bigquery): declared once, shared.
+_QUERIES = (
+    Option(name="query", metavar="SQL", group="sql", tfx=False,
+           help="sql, bigquery: the query; may hold {SPAN}, {YYYY}{MM}{DD}, "
+           "@span_begin_timestamp"),
+    Option(name="query_file", metavar="FILE", group="sql", tfx=False,
+           help="sql, bigquery: a file holding the query"),
+    Option(name="query_split", kind="list", parse=_options.name_value("SQL"),
+           metavar="NAME=SQL", group="sql", tfx=False,
+           help="sql, bigquery: a query that is already a split (repeatable); no hash split"),
+    Option(name="span_query", metavar="SQL", group="sql",
+           help="sql, bigquery: a query listing the available span numbers (first column), "
+           "for the latest span or `last_spans`"),
+)  # fmt: skip
+_SQL_TYPES = (
+    Option(name="decimal_as", choices=("float", "string"), default="float", group="sql",
+           help="sql, bigquery: numeric/decimal columns as float (default) or exact text"),
+    Option(name="time_as", choices=("int", "string"), default="int", group="sql",
+           help="sql, bigquery: dates and times as int64 microseconds, UTC (default) or "
+           "ISO-8601 text"),
+)  # fmt: skip
+register(
+    Format(
+        name="bigquery",
+        source="beam_ingest.connectors.bigquery:ReadBigQuery",
+        description="a BigQuery query's result or table, read by Beam's ReadFromBigQuery "
+        "(DIRECT_READ, the Storage Read API); docs/sql.md",
+        inputs="beam_ingest.connectors.bigquery:resolve_inputs",
+        options=(
+            *_QUERIES,
+            Option(name="table", metavar="PROJECT:DATASET.TABLE", group="bigquery", tfx=False,
+                   help="bigquery: read this table instead of a query (may hold {SPAN}, "
+                   "{YYYY}{MM}{DD}: date-sharded tables)"),
+            Option(name="bigquery_project", metavar="PROJECT", group="bigquery",
+                   help="bigquery: the project of the schema lookup and `span_query`, and of "
+                   "the query job when Beam's --project is not set (Beam bills the read to "
+                   "--project, or to the temp dataset's project)"),
+            Option(name="temp_dataset", metavar="[PROJECT:]DATASET", group="bigquery",
+                   help="bigquery: an existing dataset for the query's temporary table "
+                   "(default: Beam creates and deletes one)"),
+            Option(name="bigquery_schema", metavar="FILE", group="bigquery",
+                   help="bigquery: the result's schema as `bq show --schema` prints it "
+                   "(default: asked of BigQuery, a dry-run query, when the pipeline is built)"),
+            *_SQL_TYPES,
+        ),
+        executor="BigQueryExecutor",
+    )
+)  # fmt: skip
 register(
     Format(
         name="sql",
@@ -139,16 +187,7 @@ register(
             Option(name="connection_env", metavar="VAR", group="sql",
                    help="sql: the environment variable holding the password (PGPASSWORD "
                    "also works for PostgreSQL)"),
-            Option(name="query", metavar="SQL", group="sql", tfx=False,
-                   help="sql: the query; may hold {SPAN}, {YYYY}{MM}{DD}, @span_begin_timestamp"),
-            Option(name="query_file", metavar="FILE", group="sql", tfx=False,
-                   help="sql: a file holding the query"),
-            Option(name="query_split", kind="list", parse=_options.name_value("SQL"),
-                   metavar="NAME=SQL", group="sql", tfx=False,
-                   help="sql: a query that is already a split (repeatable); no hash split"),
-            Option(name="span_query", metavar="SQL", group="sql",
-                   help="sql: a query listing the available span numbers (first column), for "
-                   "the latest span or `last_spans`"),
+            *_QUERIES,
             Option(name="partition_column", metavar="C", group="sql",
                    help="sql: read the query in `partitions` pieces cut on this column"),
             Option(name="partitions", parse=_options.integer(1), default=1, metavar="N",
@@ -158,11 +197,7 @@ register(
             Option(name="partition_method", choices=("range", "hash"), default="range",
                    group="sql",
                    help="sql: range (quantiles of `partition_column`, default) or hash"),
-            Option(name="decimal_as", choices=("float", "string"), default="float", group="sql",
-                   help="sql: numeric/decimal columns as float (default) or exact text"),
-            Option(name="time_as", choices=("int", "string"), default="int", group="sql",
-                   help="sql: dates and times as int64 microseconds, UTC (default) or "
-                   "ISO-8601 text"),
+            *_SQL_TYPES,
         ),
         executor="SqlExecutor",
     )

@@ -3,7 +3,9 @@
 `resolve_inputs(values)` is the format table's `inputs` hook: it takes the
 queries from `query`, `query_file` or `query_split` (or from `input` /
 `input_split`, where TFX puts a split's query), and gives back the option
-values with `input`/`input_split` set, the queries per split as
+values with `input`/`input_split` set (and `query_split` listing every query
+read, split by split and span by span, when there are several: each
+`ReadSql` then shares the run's snapshot), the queries per split as
 `[(query, span)]`, and the report fields.
 
 A query may hold `{SPAN}`, `{YYYY}`, `{MM}`, `{DD}` (the span as a date, days
@@ -54,7 +56,7 @@ def _read_file(path: str) -> str:
         raise ConfigError(f"query_file: cannot read {path!r}: {e}") from None
 
 
-def _queries(values: Mapping[str, object]) -> tuple[dict[str, str], bool]:
+def _queries(values: Mapping[str, object], fmt: str) -> tuple[dict[str, str], bool]:
     """{split or 'all': query}, and whether they are input splits."""
     given = [n for n in ("query", "query_file", "query_split") if values.get(n)]
     files = [n for n in ("input", "input_split") if values.get(n)]
@@ -62,7 +64,7 @@ def _queries(values: Mapping[str, object]) -> tuple[dict[str, str], bool]:
         raise ConfigError(f"{given[1]}: cannot go with `{given[0]}`; give one of them")
     if given and files:
         raise ConfigError(
-            f"{files[0]}: not used with format sql; the queries come from `{given[0]}`"
+            f"{files[0]}: not used with format {fmt}; the queries come from `{given[0]}`"
         )
     if values.get("query"):
         return {"all": values["query"]}, False
@@ -72,7 +74,7 @@ def _queries(values: Mapping[str, object]) -> tuple[dict[str, str], bool]:
         return {"all": values["input"]}, False
     items = values.get("query_split") or values.get("input_split") or []
     if not items:
-        raise ConfigError("query: required for format sql: the SQL query (or query_split)")
+        raise ConfigError(f"query: required for format {fmt}: the SQL query (or query_split)")
     splits: dict[str, str] = {}
     for item in items:
         name, query = item if isinstance(item, tuple | list) else str(item).split("=", 1)
@@ -82,15 +84,25 @@ def _queries(values: Mapping[str, object]) -> tuple[dict[str, str], bool]:
     return splits, True
 
 
-def _available_spans(values: Mapping[str, object]) -> list[int]:
-    from beam_ingest.connectors._sql_connect import Connection, DriverError
-
+def _available_spans(values: Mapping[str, object], run_query=None) -> list[int]:
+    """The span numbers `span_query` lists; `run_query(values, sql)` gives its
+    rows (default: on the `connection`)."""
     query = values.get("span_query")
     if not query:
         raise ConfigError(
             "span_query: the queries hold span specs; give `span` N, `span_range` A:B, or a "
             "span_query listing the available spans (for the latest, or `last_spans` K)"
         )
+    rows = (run_query or _run_on_connection)(values, query)
+    spans = sorted({int(r[0]) for r in rows if r and r[0] is not None})
+    if not spans:
+        raise ConfigError(f"span_query: returned no span: {query!r}")
+    return spans
+
+
+def _run_on_connection(values: Mapping[str, object], query: str) -> list:
+    from beam_ingest.connectors._sql_connect import Connection, DriverError
+
     if not values.get("connection"):
         raise ConfigError("connection: required for format sql: a database URL")
     with Connection(values["connection"], values.get("connection_env")).open() as session:
@@ -98,19 +110,18 @@ def _available_spans(values: Mapping[str, object]) -> list[int]:
             rows = session.execute(query)
         except DriverError as e:
             raise ConfigError(f"span_query: the database refused it: {e}") from None
-    spans = sorted({int(r[0]) for r in rows if r and r[0] is not None})
-    if not spans:
-        raise ConfigError(f"span_query: returned no span: {query!r}")
-    return spans
+    return rows
 
 
-def resolve_inputs(values: Mapping[str, object]):
+def resolve_inputs(values: Mapping[str, object], *, fmt: str = "sql", run_query=None):
     """(option values, {split: [(query, span)]}, report fields); see the module.
+    `run_query(values, sql)` gives the rows of `span_query` (default: run on
+    the `connection`).
 
     Raises:
         ConfigError: no query, or queries and options that do not go together.
     """
-    queries, as_splits = _queries(values)
+    queries, as_splits = _queries(values, fmt)
     for name, query in queries.items():
         if _VERSION.search(query):
             raise ConfigError(
@@ -137,7 +148,7 @@ def resolve_inputs(values: Mapping[str, object]):
             start, end = chosen["span_range"]
             spans = list(range(start, end + 1))
         else:
-            available = _available_spans(values)
+            available = _available_spans(values, run_query)
             spans = available[-(chosen.get("last_spans") or 1) :]
         resolved = {name: [(fill_span(q, s), s) for s in spans] for name, q in queries.items()}
         fields = {"span": spans[-1], "spans": spans, "version": None}

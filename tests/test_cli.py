@@ -104,7 +104,7 @@ def test_configuration_errors_exit_2(tmp_path, data, extra, message):
 def test_unknown_format_is_a_usage_error(tmp_path, data):
     result = run("run", "--format", "xls", "--input", str(data), "--output", str(tmp_path / "o"))
     assert result.returncode == 2
-    assert "--format: 'xls' is not one of ['avro', 'csv'" in result.stderr
+    assert "--format: 'xls' is not one of ['avro', 'bigquery', 'csv'" in result.stderr
 
 
 def test_existing_output_needs_overwrite(tmp_path, data):
@@ -394,7 +394,7 @@ def test_compression_level_zero_is_valid_gzip_tensorflow_reads(tmp_path, data):
         (["--", "--max-bad-records=3"], "--max-bad-records is a beam-ingest option: put it before"),
         (["--", "--direct_num_wokers=2"], "--direct_num_wokers is not a Beam pipeline option; did"),
         (["--max-bad-records", "-1"], "--max-bad-records: must be an int >= 0; got -1"),
-        (["--format", "cvs"], "--format: 'cvs' is not one of ['avro', 'csv'"),
+        (["--format", "cvs"], "--format: 'cvs' is not one of ['avro', 'bigquery', 'csv'"),
         (["--columns", "a"], "--columns: only applies to format parquet; got format 'csv'"),
     ],
 )

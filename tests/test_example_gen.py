@@ -296,11 +296,11 @@ def _custom(**options) -> str:
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        ({"custom_config": _custom(format="xml")}, r"format: 'xml' is not one of \['avro', 'csv'"),
+        ({"custom_config": _custom(format="xml")}, r"'xml' is not one of \['avro', 'bigquery'"),
         (
             {"custom_config": _custom(delimeter=";")},
             r"custom_config: 'delimeter' is not a valid key; did you mean 'delimiter'\?; "
-            r"valid keys: \['array_record_options', 'classes', 'columns'",
+            r"valid keys: \['array_record_options', 'bigquery_project', 'bigquery_schema', 'classes'",
         ),
         ({"custom_config": _custom(output="/x")}, r"'output' is set by TFX's input/output"),
         ({"custom_config": _custom(verify_images="maybe")}, r"verify_images: must be true or"),
