@@ -76,6 +76,30 @@ def _client(project: str | None):
         raise ConfigError(f"bigquery: cannot make a BigQuery client: {e}") from None
 
 
+def check_credentials() -> None:
+    """Refuses to build a read that cannot run: Beam's BigQuery read looks for
+    the application default credentials when it runs, retrying, and then
+    starts an interactive OAuth flow on stdin.
+
+    Raises:
+        ConfigError: no application default credentials here.
+    """
+    try:
+        import google.auth
+        from google.auth.exceptions import DefaultCredentialsError
+    except ImportError as e:
+        raise ConfigError(
+            f"bigquery: needs google-cloud-bigquery (pip install 'apache-beam[gcp]'): {e}"
+        ) from None
+    try:
+        google.auth.default()
+    except DefaultCredentialsError as e:
+        raise ConfigError(
+            "bigquery: no Google Cloud credentials here for Beam's BigQuery read (run "
+            f"`gcloud auth application-default login`, or run on Dataflow): {e}"
+        ) from None
+
+
 def _refused(what: str, sql: str, error: Exception) -> ConfigError:
     message = getattr(error, "message", None) or str(error)
     return ConfigError(f"{what}: BigQuery refused it: {message}\n  query: {sql}")

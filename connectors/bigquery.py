@@ -200,7 +200,7 @@ class ReadBigQuery(Source):
         return kwargs
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> SourceOutputs:
-        from apache_beam.options.pipeline_options import GoogleCloudOptions
+        from apache_beam.options.pipeline_options import GoogleCloudOptions, TestOptions
 
         fields = self.fields
         if fields is None:
@@ -208,6 +208,8 @@ class ReadBigQuery(Source):
             fields = _bigquery_client.result_schema(
                 query=self.query, table=self.table, project=project
             )
+        if not pbegin.pipeline.options.view_as(TestOptions).dry_run:
+            _bigquery_client.check_credentials()  # else Beam's read waits on an OAuth flow
         where = "table" if self.table is not None else "query"
         raw = _bigquery_types.arrow_schema(fields, where)
         empty = pa.RecordBatch.from_pylist([], schema=raw)

@@ -40,7 +40,7 @@ from google.cloud.bigquery_storage_v1 import reader, types
 from beam_ingest import Ingest
 from beam_ingest.cli import main
 from beam_ingest.config import build_config
-from beam_ingest.connectors import _bigquery_types, bigquery
+from beam_ingest.connectors import _bigquery_client, _bigquery_types, bigquery
 from beam_ingest.connectors.bigquery import ReadBigQuery
 from beam_ingest.errors import ConfigError, DataError
 from beam_ingest.source import FlattenSources
@@ -337,6 +337,7 @@ def _fake_session(monkeypatch, streams: dict) -> dict:
             seen["cleanups"].append(kwargs)
 
     monkeypatch.setattr(beam_bq._CustomBigQueryStorageSource, "split", split)
+    monkeypatch.setattr(_bigquery_client, "check_credentials", lambda: None)  # none here
     monkeypatch.setattr(beam_bq._CustomBigQueryStorageSource, "estimate_size", lambda self: None)
     monkeypatch.setattr(beam_bq.bq_storage, "BigQueryReadClient", _fake_read_client(streams))
     monkeypatch.setattr(
@@ -570,7 +571,9 @@ def test_a_bigquery_schema_that_is_not_one_is_refused(tmp_path):
         _config(tmp_path, query="SELECT 1", bigquery_schema=str(tmp_path / "bad.json"))
 
 
-def test_without_credentials_the_schema_lookup_fails_fast_and_says_why(tmp_path, monkeypatch):
+def test_without_credentials_the_schema_lookup_fails_fast_and_says_why(
+    tmp_path, monkeypatch, capsys
+):
     monkeypatch.setenv("NO_GCE_CHECK", "True")  # no metadata-server probe
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))  # no gcloud login
@@ -591,6 +594,14 @@ def test_without_credentials_the_schema_lookup_fails_fast_and_says_why(tmp_path,
         ]
     )
     assert code == 2 and time.time() - started < 30
+    # With the schema given, the read itself would wait for credentials (Beam
+    # retries, then starts an OAuth flow on stdin): refused before it starts.
+    schema = str(DATA / "types_schema.json")
+    started = time.time()
+    code = main(["run", "--format", "bigquery", "--table", "my-project:d.t", "--bigquery-schema",
+                 schema, "--output", str(tmp_path / "out3")])  # fmt: skip
+    assert code == 2 and time.time() - started < 30
+    assert "no Google Cloud credentials here for Beam's BigQuery read" in capsys.readouterr().err
     pipeline = beam.Pipeline(options=PipelineOptions(["--project=beam-ingest-demo"]))
     with pytest.raises(ConfigError, match=r"no Google Cloud credentials.*bigquery_schema"):
         _ = pipeline | Ingest(config)
