@@ -34,6 +34,7 @@ __all__ = [
     "output_names",
     "register",
     "register_output",
+    "unregister",
 ]
 
 
@@ -109,6 +110,16 @@ def register(fmt: Format) -> Format:
         del _TABLE[fmt.name]
         raise
     return fmt
+
+
+def unregister(name: str) -> None:
+    """Takes a format out of the table (a plugin's tests put theirs back out).
+
+    Raises:
+        ConfigError: no such format.
+    """
+    get(name)
+    del _TABLE[name]
 
 
 def all_formats() -> list[Format]:

@@ -26,6 +26,7 @@ from beam_ingest.format_model import (
     output_names,
     register,
     register_output,
+    unregister,
 )
 from beam_ingest.options import Option, char, optional_char, text
 
@@ -42,6 +43,7 @@ __all__ = [
     "output_names",
     "register",
     "register_output",
+    "unregister",
 ]
 
 

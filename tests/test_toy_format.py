@@ -22,6 +22,7 @@ from beam_ingest import Ingest, formats
 from beam_ingest.bad_records import BadRecord
 from beam_ingest.cli import main
 from beam_ingest.config import build_config
+from beam_ingest.errors import ConfigError
 from beam_ingest.files import match_files
 from beam_ingest.options import Option, integer
 from beam_ingest.schema import Kind, Schema
@@ -102,7 +103,9 @@ def toy_format():
         )
     )  # fmt: skip
     yield fmt
-    del formats._TABLE["fixedwidth"]
+    formats.unregister("fixedwidth")
+    with pytest.raises(ConfigError, match="'fixedwidth' is not supported"):
+        formats.get("fixedwidth")
 
 
 @pytest.fixture(scope="module")
