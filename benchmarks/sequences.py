@@ -1,7 +1,8 @@
 """tf.SequenceExample figures (issue 20): sequences against flat output and a pandas loop.
 
     .venv/bin/python benchmarks/sequences.py data            # the two inputs, once
-    .venv/bin/python benchmarks/sequences.py bench [--repeat 3]
+    .venv/bin/python benchmarks/sequences.py bench [--repeat 3] [--workload taxi|clicks]
+                                                   [--contenders flat,sequence,...]
     .venv/bin/python benchmarks/sequences.py pandas WORKLOAD INPUT OUT   # the baseline
 
 Workloads (Parquet, so that reading is cheap and the grouping shows):
@@ -116,11 +117,14 @@ def command(contender: str, workload: str, out: Path) -> list[str]:
     return cmd
 
 
-def bench(repeat: int) -> None:
+PLAN = {"taxi": ["flat", "sequence", "sequence_cap512", "pandas"],
+        "clicks": ["flat", "sequence", "pandas"]}  # fmt: skip
+
+
+def bench(repeat: int, workloads: list[str] | None = None, only: list[str] | None = None) -> None:
     from _measure import timed_run
 
-    plan = {"taxi": ["flat", "sequence", "sequence_cap512", "pandas"],
-            "clicks": ["flat", "sequence", "pandas"]}  # fmt: skip
+    plan = {w: [c for c in PLAN[w] if not only or c in only] for w in workloads or PLAN}
     results: dict = {}
     for workload, contenders in plan.items():
         for r in range(repeat):
@@ -135,7 +139,8 @@ def bench(repeat: int) -> None:
                 mb = m.peak_rss_kb / 1024
                 print(f"{workload} {contender} run {r}: {m.wall_s:.1f} s, {mb:.0f} MB, "
                       f"{written:,} examples", flush=True)  # fmt: skip
-    (WORK / "sequences.json").write_text(json.dumps(results, indent=2))
+    name = "sequences.json" if plan == PLAN else f"sequences_{'_'.join(plan)}.json"
+    (WORK / name).write_text(json.dumps(results, indent=2))
     print("\n| workload | contender | examples | wall s (median) | peak RSS MB (median) |")
     print("| --- | --- | ---: | ---: | ---: |")
     for workload, by in results.items():
@@ -217,11 +222,21 @@ def pandas_loop(workload: str, path: Path, out: Path) -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(BENCH))
-    action = sys.argv[1]
+    action = sys.argv[1] if len(sys.argv) > 1 else "--help"
     if action == "data":
         make_data()
     elif action == "bench":
-        bench(int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 3)
+
+        def _option(name: str) -> str | None:
+            return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else None
+
+        repeat = int(_option("--repeat") or 3)
+        workloads = _option("--workload")
+        contenders = _option("--contenders")
+        unknown = set((workloads or "taxi").split(",")) - set(PLAN)
+        if unknown or "--help" in sys.argv:
+            raise SystemExit(__doc__)
+        bench(repeat, workloads and workloads.split(","), contenders and contenders.split(","))
     elif action == "pandas":
         pandas_loop(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
     else:

@@ -1,14 +1,14 @@
 """tf.SequenceExample bytes from Arrow batches, column by column (for `BuildSequences`).
 
-Only bytes, strings and tuples cross the shuffle (Beam's coders write them
-without pickling). Before the GroupByKey, each RecordBatch is cut into one *chunk* per key
-(`chunks_of`): the batch is sorted by (key, order) with Arrow's stable sort,
-each column's steps are written for all rows at once as `0a len Feature` (a
-FeatureList's repeated field, `_wire.feature_array`), and a key's steps of a
-column are one contiguous slice of that column's bytes. A chunk is a plain
-tuple (Beam encodes it cheaply):
+Only bytes, strings and tuples cross the shuffle. Before the GroupByKey, each
+RecordBatch is cut into one *chunk* per key (`chunks_of`): the batch is sorted
+by (key, order) with Arrow's stable sort, each column's steps are written for
+all rows at once as `0a len Feature` (a FeatureList's repeated field, the
+pieces of `_wire`'s Feature encoding), and one Arrow take lays the steps out
+key after key, and within a key column after column, so a chunk's steps are
+one slice of one buffer. A chunk is a plain tuple:
 
-    (file, context, conflict, order_kind, order, nulls, lengths, columns, names)
+    (file, context, conflict, order_kind, order, nulls, lengths, columns, names, sizes)
 
 - `context`: each context column's Feature bytes (from the chunk's first row);
 - `conflict`: None, or (context column, value, other value) when the chunk's
@@ -16,31 +16,34 @@ tuple (Beam encodes it cheaply):
 - `order_kind` ("int", "float", "S<width>" for text, or None: no order
   column, or all NULL), `order` (the values' numpy bytes, sorted), `nulls`
   (one byte per step: a NULL order value);
-- `lengths`: int32 numpy bytes (steps x columns): each step's bytes per column;
-- `columns`: per sequence column (`names`, in protobuf key order), its steps'
-  bytes, concatenated.
+- `lengths`: numpy bytes (steps x columns, uint8, uint16 or int32): each
+  step's bytes per column;
+- `columns`: the steps' bytes of each sequence column (`names`, in protobuf
+  key order) one after another, `sizes` bytes each.
 
-After the GroupByKey, `merge` sorts the steps of several chunks into one
-(numpy gathers, no Python object per step), `truncate` keeps N of them and
-`serialize` writes the SequenceExample in protobuf's deterministic order.
+After the GroupByKey, `_sequence_merge.merge` sorts the steps of several
+chunks into one (numpy sorts and one Arrow take), `truncate`
+keeps N of them and `serialize` writes the SequenceExample in protobuf's
+deterministic order.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from beam_ingest.errors import ConfigError, DataError
-from beam_ingest.protowire import encode_varint
-from beam_ingest.transforms._wire import feature_array, length_prefixed
+from beam_ingest.errors import ConfigError
+from beam_ingest.protowire import encode_varint, varint_sizes
+from beam_ingest.transforms._wire import _assemble, _feature_parts, feature_array
 from beam_ingest.transforms.encode import protobuf_key_order, to_list_array
 
-__all__ = ["chunks_of", "merge", "serialize", "steps_of", "truncate"]
+__all__ = ["chunks_of", "columns_of", "serialize", "steps_of", "truncate"]
 
-FILE, CONTEXT, CONFLICT, KIND, ORDER, NULLS, LENGTHS, COLUMNS, NAMES = range(9)
+FILE, CONTEXT, CONFLICT, KIND, ORDER, NULLS, LENGTHS, COLUMNS, NAMES, SIZES = range(10)
 _EMPTY_STEP = b"\x0a\x00"  # a step with an empty Feature()
 _EMPTY = pa.scalar(b"", pa.large_binary())
 
@@ -147,31 +150,68 @@ def chunks_of(
                     a, b = features[int(at)].as_py(), features[int(at) + 1].as_py()
                     conflicts[group] = (name, a, b)
     seq_names = sorted((c for c in rows.schema.names if c not in context), key=protobuf_key_order)
-    offsets, data = [], []
-    for name in seq_names:
-        steps = length_prefixed(0x0A, _features(rows, name))
-        _, offs, buf = steps.buffers()
-        offs = np.frombuffer(offs, np.int64)[steps.offset : steps.offset + n + 1]
-        offsets.append(offs)
-        data.append(buf.to_pybytes() if buf is not None else b"")
-    lengths = (
-        np.stack([np.diff(o) for o in offsets], axis=1).astype(np.int32)
-        if offsets
-        else np.zeros((n, 0), np.int32)
-    )
+    steps = [_step_parts(rows, name) for name in seq_names]
+    lengths, blob = _chunk_major(steps, starts, ends, n)
+    bounds = np.concatenate([[0], np.cumsum(lengths.sum(axis=1, dtype=np.int64))]).tolist()
+    sizes = np.add.reduceat(lengths, starts, axis=0).tolist() if len(seq_names) else None
+    lengths = lengths.astype(_narrow(lengths))
     names_t = tuple(seq_names)
     group_keys = key_sorted.take(pa.array(starts)).to_pylist()
     values_b, nulls_b, lengths_b = values.tobytes(), nulls.tobytes(), lengths.tobytes()
-    item, row = values.itemsize, 4 * len(seq_names)
-    cuts = [(d, o.tolist()) for d, o in zip(data, offsets, strict=True)]
+    item, row = values.itemsize, lengths.itemsize * len(seq_names)
     contexts = list(zip(*context_values, strict=True))
     out = []
     for g, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         chunk = (file, contexts[g], conflicts.get(g), kind, values_b[s * item : e * item],
-                 nulls_b[s:e], lengths_b[s * row : e * row],
-                 tuple(d[o[s] : o[e]] for d, o in cuts), names_t)  # fmt: skip
+                 nulls_b[s:e], lengths_b[s * row : e * row], blob[bounds[s] : bounds[e]],
+                 names_t, tuple(sizes[g]) if sizes else ())  # fmt: skip
         out.append((group_keys[g], chunk))
     return out, null_rows
+
+
+def _narrow(lengths: np.ndarray):
+    """The narrowest of uint8, uint16 and int32 holding every step length."""
+    top = int(lengths.max()) if lengths.size else 0
+    return np.uint8 if top < 1 << 8 else np.uint16 if top < 1 << 16 else np.int32
+
+
+def _step_parts(batch: pa.RecordBatch, name: str) -> tuple[pa.Array, pa.Array]:
+    """A column's steps (`0a len Feature`) in two parts: the bytes up to the
+    Feature's payload, and the payload (values), to be joined by `_chunk_major`."""
+    feature, payloads, present, list_len = _feature_parts(to_list_array(batch.column(name)))
+    feature_len = np.where(present, 1 + varint_sizes(list_len) + list_len, 0).astype(np.uint64)
+    return _assemble(len(present), [(b"\x0a", None), (feature_len, None), *feature]), payloads
+
+
+def _chunk_major(
+    steps: list[tuple[pa.Array, pa.Array]], starts: np.ndarray, ends: np.ndarray, n: int
+) -> tuple[np.ndarray, bytes]:
+    """(lengths: steps x columns, the bytes of every key's steps, key after key and
+    within a key column after column) of the columns' step parts: one Arrow take."""
+    m = len(steps)
+    if not m:
+        return np.zeros((n, 0), np.int64), b""
+    combined = pa.concat_arrays([part for pair in steps for part in pair])
+    offsets = np.frombuffer(combined.buffers()[1], np.int64)[combined.offset :][: 2 * n * m + 1]
+    sizes = np.diff(offsets).reshape(2 * m, n)
+    lengths = (sizes[0::2] + sizes[1::2]).T
+    # the steps' heads in the order they go out: blocks (key, column) of rows
+    size = np.repeat(ends - starts, m)
+    first = (np.arange(m) * 2 * n + starts[:, None]).ravel()
+    heads = np.repeat(first - (np.cumsum(size) - size), size) + np.arange(n * m)
+    index = np.empty(2 * n * m, np.int64)
+    index[0::2], index[1::2] = heads, heads + n  # each head, then its payload
+    taken = combined.take(pa.array(index))
+    _, offs, data = taken.buffers()
+    offs = np.frombuffer(offs, np.int64)[taken.offset :]
+    begin = int(offs[0])
+    return lengths, data.to_pybytes()[begin : int(offs[2 * n * m])] if data is not None else b""
+
+
+def columns_of(chunk: tuple) -> tuple[memoryview, ...]:
+    """The chunk's steps of each column (`NAMES`), as slices of its bytes."""
+    view, bounds = memoryview(chunk[COLUMNS]), [0, *itertools.accumulate(chunk[SIZES])]
+    return tuple(view[a:b] for a, b in itertools.pairwise(bounds))
 
 
 def steps_of(chunk: tuple) -> int:
@@ -179,7 +219,11 @@ def steps_of(chunk: tuple) -> int:
 
 
 def _lengths(chunk: tuple) -> np.ndarray:
-    return np.frombuffer(chunk[LENGTHS], np.int32).reshape(-1, len(chunk[NAMES]))
+    """steps x columns: each step's bytes per column (stored as uint8, uint16 or int32)."""
+    cells = steps_of(chunk) * len(chunk[NAMES])
+    item = len(chunk[LENGTHS]) // cells if cells else 4
+    dtype = {1: np.uint8, 2: np.uint16, 4: np.int32}[item]
+    return np.frombuffer(chunk[LENGTHS], dtype).reshape(-1, len(chunk[NAMES]))
 
 
 def _dtype(kind: str | None):
@@ -190,96 +234,6 @@ def _order(chunk: tuple) -> np.ndarray:
     return np.frombuffer(chunk[ORDER], _dtype(chunk[KIND]))
 
 
-def _widen(chunk: tuple, names: tuple[str, ...]) -> tuple:
-    """The chunk with a column of empty steps for each of `names` it lacks."""
-    if chunk[NAMES] == names:
-        return chunk
-    n = steps_of(chunk)
-    have = dict(zip(chunk[NAMES], range(len(chunk[NAMES])), strict=True))
-    lengths = np.full((n, len(names)), len(_EMPTY_STEP), np.int32)
-    own = _lengths(chunk)
-    columns = []
-    for j, name in enumerate(names):
-        if name in have:
-            lengths[:, j] = own[:, have[name]]
-            columns.append(chunk[COLUMNS][have[name]])
-        else:
-            columns.append(_EMPTY_STEP * n)
-    return (*chunk[:LENGTHS], lengths.tobytes(), tuple(columns), names)
-
-
-def _order_kind(chunks: list[tuple], order: str | None) -> str | None:
-    kinds = {_category(c[KIND]) for c in chunks} - {None}
-    if kinds == {"int", "float"}:
-        return "float"
-    if len(kinds) > 1:
-        where = {_category(c[KIND]): c[FILE] for c in chunks if c[KIND]}
-        described = ", ".join(f"{k} in {where[k] or 'a batch'}" for k in sorted(where))
-        raise DataError(
-            f"sequence_order: {order!r} is not sortable: it has mixed types ({described}); "
-            "give it one type (e.g. with `schema`)"
-        )
-    return kinds.pop() if kinds else None
-
-
-def _category(kind: str | None) -> str | None:
-    return "text" if kind and kind.startswith("S") else kind
-
-
-def merge(chunks: list[tuple], order: str | None) -> tuple:
-    """One chunk holding every step of `chunks`, sorted: by the order value
-    (NULLs last), then by chunk (file path, then content: the same on every
-    run), then by position in the chunk (input order).
-
-    Raises:
-        DataError: the order column's values have mixed types.
-    """
-    if len(chunks) == 1:
-        return chunks[0]
-    names = tuple(sorted({n for c in chunks for n in c[NAMES]}, key=protobuf_key_order))
-    chunks = sorted((_widen(c, names) for c in chunks), key=lambda c: (c[FILE], c[COLUMNS]))
-    kind = _order_kind(chunks, order)
-    sizes = [steps_of(c) for c in chunks]
-    nulls = np.concatenate(
-        [np.frombuffer(c[NULLS], bool) if c[KIND] else np.ones(steps_of(c), bool) for c in chunks]
-    )
-    lengths = np.concatenate([_lengths(c) for c in chunks])
-    rank = np.repeat(np.arange(len(chunks)), sizes)
-    position = np.concatenate([np.arange(s) for s in sizes])
-    if kind is None:
-        perm = np.lexsort((position, rank))
-        values = np.zeros(len(rank), np.int64)
-    else:
-        text = kind == "text"
-        parts = [_order(c) if c[KIND] else np.zeros(steps_of(c), np.int64) for c in chunks]
-        if text:  # NULLs' and order-less chunks' values are never compared: nulls sort first
-            parts = [p if p.dtype.kind == "S" else np.zeros(len(p), "S1") for p in parts]
-            values = np.concatenate(parts)
-        else:
-            values = np.concatenate([p.astype(_dtype(kind)) for p in parts])
-        values[nulls] = b"" if text else 0
-        perm = np.lexsort((position, rank, values, nulls))
-        kind = f"S{values.itemsize}" if text else kind
-    columns = []
-    for j in range(len(names)):
-        data = np.frombuffer(b"".join(c[COLUMNS][j] for c in chunks), np.uint8)
-        size = lengths[:, j].astype(np.int64)
-        start = np.concatenate([[0], np.cumsum(size)[:-1]])
-        columns.append(data[_gather(start[perm], size[perm])].tobytes())
-    first = chunks[0]
-    return (first[FILE], first[CONTEXT], None, kind, values[perm].tobytes(),
-            nulls[perm].tobytes(), lengths[perm].tobytes(), tuple(columns), names)  # fmt: skip
-
-
-def _gather(start: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """Byte indices of the segments (start, size), one after another."""
-    total = int(size.sum())
-    if not total:
-        return np.zeros(0, np.int64)
-    before = np.concatenate([[0], np.cumsum(size)[:-1]])
-    return np.repeat(start - before, size) + np.arange(total)
-
-
 def truncate(chunk: tuple, limit: int, keep: str) -> tuple:
     """The chunk's first (`keep="first"`) or last `limit` steps."""
     n = steps_of(chunk)
@@ -288,13 +242,13 @@ def truncate(chunk: tuple, limit: int, keep: str) -> tuple:
     cut = slice(0, limit) if keep == "first" else slice(n - limit, n)
     lengths = _lengths(chunk)
     columns = []
-    for j, data in enumerate(chunk[COLUMNS]):
+    for j, data in enumerate(columns_of(chunk)):
         ends = np.cumsum(lengths[:, j], dtype=np.int64)
         begin = int(ends[cut.start - 1]) if cut.start else 0
         columns.append(data[begin : int(ends[cut.stop - 1])])
     order = _order(chunk)[cut].tobytes() if chunk[KIND] else chunk[ORDER]
-    return (*chunk[:ORDER], order, chunk[NULLS][cut], lengths[cut].tobytes(), tuple(columns),
-            chunk[NAMES])  # fmt: skip
+    return (*chunk[:ORDER], order, chunk[NULLS][cut], lengths[cut].tobytes(), b"".join(columns),
+            chunk[NAMES], tuple(len(c) for c in columns))  # fmt: skip
 
 
 _SMALL = [bytes([i]) for i in range(128)]
@@ -310,20 +264,30 @@ def _key_field(name: str) -> bytes:
     return b"\x0a" + encode_varint(len(key)) + key + b"\x12"
 
 
-def _entry(name: str, value: bytes) -> bytes:
-    key = _key_field(name)
-    size = len(key) + len(value) + len(_varint(len(value)))
-    return b"".join((b"\x0a", _varint(size), key, _varint(len(value)), value))
+def _entries(parts: list, names, values) -> int:
+    """Appends the map entries (name, value) to `parts`; their size."""
+    total = 0
+    for name, value in zip(names, values, strict=True):
+        key, size = _key_field(name), len(value)
+        head = _varint(size)
+        inner = _varint(len(key) + len(head) + size)
+        parts += (b"\x0a", inner, key, head, value)
+        total += 1 + len(inner) + len(key) + len(head) + size
+    return total
+
+
+@functools.cache
+def _context_order(context: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(sorted(range(len(context)), key=lambda i: protobuf_key_order(context[i])))
 
 
 def serialize(chunk: tuple, context: list[str]) -> bytes:
     """The SequenceExample of a (merged) chunk, as `SerializeToString(deterministic=True)`."""
-    ctx = sorted(zip(context, chunk[CONTEXT], strict=True), key=lambda p: protobuf_key_order(p[0]))
-    context_body = b"".join(_entry(name, value) for name, value in ctx)
-    lists = b"".join(
-        _entry(name, data) for name, data in zip(chunk[NAMES], chunk[COLUMNS], strict=True)
-    )
-    return (
-        b"\x0a" + _varint(len(context_body)) + context_body
-        + b"\x12" + _varint(len(lists)) + lists
-    )  # fmt: skip
+    order = _context_order(tuple(context))
+    values = chunk[CONTEXT]
+    context_parts: list = []
+    context_size = _entries(context_parts, [context[i] for i in order], [values[i] for i in order])
+    list_parts: list = []
+    lists_size = _entries(list_parts, chunk[NAMES], columns_of(chunk))
+    return b"".join((b"\x0a", _varint(context_size), *context_parts,
+                     b"\x12", _varint(lists_size), *list_parts))  # fmt: skip
