@@ -56,14 +56,18 @@ def dataset_reference(spec: str, project: str | None = None):
     return bigquery.DatasetReference(projectId=owner, datasetId=dataset)
 
 
+def _needs_package(error: ImportError) -> ConfigError:
+    return ConfigError(
+        f"bigquery: needs google-cloud-bigquery (pip install 'apache-beam[gcp]'): {error}"
+    )
+
+
 def _client(project: str | None):
     try:
         from google.auth.exceptions import DefaultCredentialsError
         from google.cloud import bigquery
     except ImportError as e:
-        raise ConfigError(
-            f"bigquery: needs google-cloud-bigquery (pip install 'apache-beam[gcp]'): {e}"
-        ) from None
+        raise _needs_package(e) from None
     try:
         return bigquery.Client(project=project)
     except DefaultCredentialsError as e:
@@ -88,9 +92,7 @@ def check_credentials() -> None:
         import google.auth
         from google.auth.exceptions import DefaultCredentialsError
     except ImportError as e:
-        raise ConfigError(
-            f"bigquery: needs google-cloud-bigquery (pip install 'apache-beam[gcp]'): {e}"
-        ) from None
+        raise _needs_package(e) from None
     try:
         google.auth.default()
     except DefaultCredentialsError as e:
