@@ -212,7 +212,8 @@ def progress_line(stage_dir: str | None, seconds: float) -> str:
 
 
 class _Progress:
-    """Rewrites one stderr line each second while the pipeline runs (local output)."""
+    """Rewrites one stderr line each second while the pipeline runs (local
+    output), the first as soon as it starts (however short the run)."""
 
     def __init__(self, stage_dir: str | None, started: float) -> None:
         self._stage_dir = stage_dir
@@ -222,9 +223,11 @@ class _Progress:
         self._thread.start()
 
     def _loop(self) -> None:
-        while not self._done.wait(1.0):
+        while True:
             line = progress_line(self._stage_dir, time.time() - self._started)
             print(f"\r{line}", end="", file=sys.stderr, flush=True)
+            if self._done.wait(1.0):
+                return
 
     def stop(self) -> None:
         self._done.set()
