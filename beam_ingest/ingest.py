@@ -24,6 +24,7 @@ from beam_ingest.transforms.sequence_step import (
     payload_format_of,
     sequence_report,
     sequence_step,
+    shuffle_buckets,
 )
 from beam_ingest.transforms.split import HashSplit
 from beam_ingest.transforms.tfrecord_sink import TFRecordSink
@@ -274,8 +275,9 @@ class Ingest(beam.PTransform):
                 dropped.append(applied["dropped"])
                 read = read._replace(records=applied["records"], schema=applied["schema"])
             encoded, read, stats = sequence_step(
-                read, config.sequence, config.partition_feature, tag, payload_format_of(source)
-            )
+                read, config.sequence, config.partition_feature, tag, payload_format_of(source),
+                input_bytes=sum(f.size or 0 for f in source.input_files()),
+            )  # fmt: skip
             if stats is not None:
                 sequence_stats.append(stats)
             if encoded is None and payload_format_of(source) == PROTO_PAYLOAD:
@@ -307,6 +309,11 @@ class Ingest(beam.PTransform):
         bad_staged = (
             bad | "FlattenBadRecords" >> beam.Flatten() | "DeadLetters" >> WriteBadRecords(stage)
         )
+        buckets = {  # the sequences' shuffle buckets of each input
+            name: shuffle_buckets(config.sequence, sum(f["size"] or 0 for f in files))
+            for name, files in inputs.items()
+            if config.sequence is not None
+        }
         report = {
             "beam_ingest_version": __version__,
             "source": type(config.source or next(iter(sources.values()))).__name__,
@@ -319,7 +326,7 @@ class Ingest(beam.PTransform):
             ),
             "partition_feature": config.partition_feature,
             "payload_format": config.payload_format,
-            **({"sequence": sequence_report(config.sequence)} if config.sequence else {}),
+            **({"sequence": sequence_report(config.sequence, buckets)} if config.sequence else {}),
             "num_shards": getattr(config.sink, "num_shards", config.num_shards),
             "deterministic": config.deterministic,
             "shuffle": config.shuffle,

@@ -319,6 +319,10 @@ GENERAL: tuple[Option, ...] = (
            metavar="last|first|none", group="sequence",
            help="with `max_sequence_length`: keep the last (latest) N steps (default), the "
            "first N, or none: a longer sequence is a bad record"),
+    Option(name="sequence_buckets", parse=integer(1), metavar="N", group="sequence",
+           help="the shuffle's buckets: a bucket's sequences are merged in memory together "
+           "(default: one per 2 MiB of input files; 64 when the input's size is not known, "
+           "as for SQL and BigQuery: raise it for large tables)"),
 )  # fmt: skip
 
 #: Options of which at most one may be given.

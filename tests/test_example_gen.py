@@ -300,7 +300,8 @@ def _custom(**options) -> str:
         (
             {"custom_config": _custom(delimeter=";")},
             r"custom_config: 'delimeter' is not a valid key; did you mean 'delimiter'\?; "
-            r"valid keys: \['array_record_options', 'bigquery_project', 'bigquery_schema', 'classes'",
+            r"valid keys: \['array_record_options', 'bigquery_project', 'bigquery_schema', "
+            r"'classes'",
         ),
         ({"custom_config": _custom(output="/x")}, r"'output' is set by TFX's input/output"),
         ({"custom_config": _custom(verify_images="maybe")}, r"verify_images: must be true or"),

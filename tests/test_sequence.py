@@ -455,3 +455,62 @@ def test_a_column_named_like_tfx_sequence_struct_is_refused(tmp_path):
             source=ReadParquet(str(tmp_path / "a.parquet")), output_dir=str(tmp_path / "out"),
             sequence=SequenceSpec(key=("user",)),
         ))  # fmt: skip
+
+
+def _records(output: str) -> set[bytes]:
+    return {
+        r for path in glob.glob(os.path.join(output, "Split-*", "*")) for r in read_records(path)
+    }
+
+
+@pytest.mark.parametrize("buckets", [1, 13])
+def test_the_number_of_buckets_changes_no_sequence(clicks, tmp_path, buckets):
+    """The shuffle's key is a bucket of keys: one bucket or many, the same bytes."""
+    out = tmp_path / "out"
+    assert main(["run", "--format", "csv", "--input", str(clicks["root"] / "csv" / "*.csv"),
+                 "--output", str(out), "--sequence-key", "user", "--sequence-order", "ts",
+                 "--context", "country", "--max-bad-records", "10",
+                 "--sequence-buckets", str(buckets)]) == 0  # fmt: skip
+    assert _records(str(out)) == _records(clicks["outputs"]["csv"])
+    assert read_report(str(out))["sequence"]["sequences"] == len(expected(clicks["files"]))
+
+
+def test_a_bucket_pruned_while_its_parts_arrive_keeps_the_cap(clicks, tmp_path, monkeypatch):
+    """Every shuffle value alone (HOLD_BYTES 0), and the bucket merged and
+    capped after each one (PRUNE_BYTES 0): as one merge at the end."""
+    monkeypatch.setattr(sequence_module, "HOLD_BYTES", 0)
+    monkeypatch.setattr(sequence_module, "PRUNE_BYTES", 0)
+    files = [rows for rows in clicks["files"]]
+    report = _run(tmp_path, str(clicks["root"] / "csv" / "*.csv"), sequence_key="user",
+                  sequence_order="ts", context="country", max_sequence_length=3,
+                  sequence_buckets=2, max_bad_records=10)  # fmt: skip
+    found = read_sequences(str(tmp_path / "out"))
+    want = expected(files, 3, "last")
+    assert {u: [v for _, v in s["lists"]["ts"]] for u, s in _strip(found).items()} == {
+        u: [v for _, v in s["lists"]["ts"]] for u, s in want.items()
+    }
+    assert report["sequence"]["steps"] == sum(len(s["lists"]["ts"]) for s in want.values())
+    keyed = [r for r in clicks["rows"] if r["user"] is not None]
+    assert report["sequence"]["rows"] == len(keyed)
+    assert report["sequence"]["truncated_steps"] == len(keyed) - report["sequence"]["steps"]
+
+
+def test_a_column_a_file_lacks_gives_empty_steps_and_a_key_without_it_no_list(tmp_path):
+    pq.write_table(pa.table({"user": ["a", "b"], "ts": [1, 1]}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"user": ["b"], "ts": [2], "price": [2.5]}), tmp_path / "b.parquet")
+    report = run_ingest(IngestConfig(
+        source=FlattenSources([ReadParquet(str(tmp_path / f"{f}.parquet")) for f in "ab"]),
+        output_dir=str(tmp_path / "out"),
+        sequence=SequenceSpec(key=("user",), order="ts", buckets=1),
+    ))  # fmt: skip
+    assert report["examples"] == 2
+    lists = {}
+    for path in glob.glob(str(tmp_path / "out" / "Split-*" / "*")):
+        for record in read_records(path):
+            s = tf.train.SequenceExample.FromString(record)
+            user = s.context.feature["user"].bytes_list.value[0].decode()
+            lists[user] = {k: [_feature(f) for f in v.feature]
+                           for k, v in s.feature_lists.feature_list.items()}  # fmt: skip
+    assert lists["a"] == {"ts": [("int64_list", [1])]}
+    assert lists["b"] == {"ts": [("int64_list", [1]), ("int64_list", [2])],
+                          "price": [(None, []), ("float_list", [2.5])]}  # fmt: skip

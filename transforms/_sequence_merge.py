@@ -1,64 +1,58 @@
-"""Merging a key's chunks after the GroupByKey (for `BuildSequences`).
+"""Merging a bucket's parts after the GroupByKey (for `BuildSequences`).
 
-`merge` joins the chunks' arrays once (`_sequence_wire` describes a chunk),
-sorts the steps with numpy and gathers their bytes with one Arrow take, so a
-step costs no Python object and a chunk a few; a sequence cut between two read
-batches (whole chunks one after another) is joined without the take.
+`merge` turns the parts of one bucket (`_sequence_wire.Part`) into one part
+with a single run per key, keys in byte order: the runs of a key are sorted
+into one with a numpy lexsort over the whole bucket, each column is gathered
+with one Arrow take, and a capped sequence keeps its first or last N steps.
+No step, and no key, costs a Python object.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from beam_ingest.errors import DataError
-from beam_ingest.transforms._sequence_wire import (
-    _EMPTY_STEP,
-    COLUMNS,
-    CONTEXT,
-    FILE,
-    KIND,
-    LENGTHS,
-    NAMES,
-    NULLS,
-    ORDER,
-    SIZES,
-    _dtype,
-    _lengths,
-    _order,
-    columns_of,
-    steps_of,
-)
+from beam_ingest.transforms._sequence_wire import EMPTY_STEP, Part, _narrow, column_arrays
 from beam_ingest.transforms.encode import protobuf_key_order
 
 __all__ = ["merge"]
 
 
-def _widen(chunk: tuple, names: tuple[str, ...]) -> tuple:
-    """The chunk with a column of empty steps for each of `names` it lacks."""
-    if chunk[NAMES] == names:
-        return chunk
-    n = steps_of(chunk)
-    have = dict(zip(chunk[NAMES], range(len(chunk[NAMES])), strict=True))
-    lengths = np.full((n, len(names)), len(_EMPTY_STEP), np.int32)
-    own, columns = _lengths(chunk), columns_of(chunk)
-    parts = []
+def _widen(part: Part, names: tuple[str, ...]) -> Part:
+    """The part with a column of empty steps for each of `names` it lacks
+    (`present` says the run's input had no such column)."""
+    if part.names == names:
+        return part
+    n, have = part.steps, dict(zip(part.names, range(len(part.names)), strict=True))
+    lengths = np.full((n, len(names)), len(EMPTY_STEP), np.int32)
+    own, columns = part.lengths, column_arrays(part)
+    present = np.zeros((len(part.runs), len(names)), bool)
+    pieces = []
     for j, name in enumerate(names):
         if name in have:
             lengths[:, j] = own[:, have[name]]
-            parts.append(columns[have[name]])
+            column = columns[have[name]]
+            pieces.append(_bytes(column))
+            present[:, j] = True if part.present is None else part.present[:, have[name]]
         else:
-            parts.append(_EMPTY_STEP * n)
-    sizes = tuple(len(p) for p in parts)
-    return (*chunk[:LENGTHS], lengths.tobytes(), b"".join(parts), names, sizes)
+            pieces.append(EMPTY_STEP * n)
+    return part._replace(lengths=lengths, columns=b"".join(pieces), names=names, present=present)
 
 
-def _order_kind(chunks: list[tuple], order: str | None) -> str | None:
-    kinds = {_category(c[KIND]) for c in chunks} - {None}
+def _bytes(column: pa.Array) -> bytes:
+    offsets = np.frombuffer(column.buffers()[1], np.int64)[column.offset :]
+    data = column.buffers()[2]
+    return data.to_pybytes()[int(offsets[0]) : int(offsets[len(column)])] if data else b""
+
+
+def _order_kind(parts: list[Part], order: str | None) -> str | None:
+    kinds = {_category(p.kind) for p in parts} - {None}
     if kinds == {"int", "float"}:
         return "float"
     if len(kinds) > 1:
-        where = {_category(c[KIND]): c[FILE] for c in chunks if c[KIND]}
+        where = {_category(p.kind): p.file for p in parts if p.kind}
         described = ", ".join(f"{k} in {where[k] or 'a batch'}" for k in sorted(where))
         raise DataError(
             f"sequence_order: {order!r} is not sortable: it has mixed types ({described}); "
@@ -71,92 +65,149 @@ def _category(kind: str | None) -> str | None:
     return "text" if kind and kind.startswith("S") else kind
 
 
-def merge(chunks: list[tuple], order: str | None) -> tuple:
-    """One chunk holding every step of `chunks`, sorted: by the order value
-    (NULLs last), then by chunk (file path, then content: the tuple of its
-    columns' bytes; the same on every run), then by position in the chunk
-    (input order). The chunks' arrays are joined once, so a step costs no
-    Python object and a chunk a few.
+def _content(part: Part) -> tuple:
+    """The part's rank: file, then content (its keys, then its steps' bytes)."""
+    keys = part.keys.buffers()[2]
+    return part.file, keys.to_pybytes() if keys else b"", part.columns
+
+
+def _joined_order(parts: list[Part], kind: str) -> np.ndarray:
+    """The parts' order values as one array of `kind` (NULLs: any value)."""
+    values = [p.order if p.kind else np.zeros(p.steps, np.int64) for p in parts]
+    if kind == "text":  # NULLs' and order-less parts' values are never compared
+        return np.concatenate(
+            [v if v.dtype.kind == "S" else np.zeros(len(v), "S1") for v in values]
+        )
+    dtype = np.float64 if kind == "float" else np.int64
+    return np.concatenate([v.astype(dtype, copy=False) for v in values])
+
+
+def merge(
+    parts: list[Part], order: str | None, cap: int | None, keep: str, context: tuple[str, ...]
+) -> Part:
+    """One part holding every step of `parts`, one run per key (keys in byte
+    order), each sorted: by the order value (NULLs last), then by part (file
+    path, then content: the same on every run), then by position in the part
+    (input order). With `cap`, a run keeps its last (`keep="last"`) or first
+    `cap` steps (`keep="none"` too: the sequence is a dead letter if it had
+    more).
 
     Raises:
         DataError: the order column's values have mixed types.
     """
-    if len(chunks) == 1:
-        return chunks[0]
-    names = tuple(sorted({n for c in chunks for n in c[NAMES]}, key=protobuf_key_order))
-    chunks = [_widen(c, names) for c in chunks]
-    m, sizes = len(names), np.array([steps_of(c) for c in chunks], np.int64)
-    total, starts = int(sizes.sum()), np.cumsum(sizes) - sizes
-    lengths = _joined_lengths(chunks, total, m)
-    ranked = sorted(range(len(chunks)), key=lambda i: _content(chunks[i]))
-    rank = np.empty(len(chunks), np.int64)
-    rank[ranked] = np.arange(len(chunks))
-    kind = _order_kind([chunks[i] for i in ranked], order)
-    nulls = np.frombuffer(
-        b"".join(c[NULLS] if c[KIND] else b"\x01" * steps_of(c) for c in chunks), bool
-    ).copy()
-    rank = np.repeat(rank, sizes)
-    position = np.arange(total) - np.repeat(starts, sizes)
-    if kind is None:
-        perm, values = np.lexsort((position, rank)), np.zeros(total, np.int64)
-    else:
-        values = _joined_order(chunks, kind)
+    if len(parts) > 1:
+        parts = sorted(parts, key=_content)
+    names = tuple(sorted({n for p in parts for n in p.names}, key=protobuf_key_order))
+    parts = [_widen(p, names) for p in parts]
+    m = len(names)
+    keys = pa.concat_arrays([p.keys for p in parts]) if len(parts) > 1 else parts[0].keys
+    runs = np.concatenate([p.runs for p in parts])
+    seen = np.concatenate([p.seen for p in parts])
+    ordered = pc.sort_indices(keys).to_numpy()  # stable: a key's runs in part order
+    sorted_keys = keys.take(pa.array(ordered))
+    new = np.concatenate([[True], ~pc.equal(sorted_keys[1:], sorted_keys[:-1]).to_numpy(False)])
+    key_of_run = np.empty(len(runs), np.int64)
+    key_of_run[ordered] = np.cumsum(new) - 1
+    first_run = ordered[new]  # each key's first run (in part order)
+    n_keys = len(first_run)
+
+    steps = [p.steps for p in parts]
+    total = int(sum(steps))
+    row_key = np.repeat(key_of_run, runs)
+    kind = _order_kind(parts, order)
+    nulls = np.concatenate([p.nulls if p.kind else np.ones(p.steps, bool) for p in parts])
+    values = np.zeros(total, np.int64)
+    if kind is not None:
+        values = _joined_order(parts, kind)
         values[nulls] = b"" if kind == "text" else 0
-        perm = np.lexsort((position, rank, values, nulls))
         kind = f"S{values.itemsize}" if kind == "text" else kind
-    blob = b""
-    placed = np.empty(total, np.int64)
-    placed[perm] = np.arange(total)
-    if np.array_equal(placed - np.repeat(placed[starts], sizes), position):
-        # whole chunks one after another (a sequence cut between batches)
-        columns = [columns_of(chunks[i]) for i in np.argsort(placed[starts]).tolist()]
-        blob = b"".join(c[j] for j in range(m) for c in columns)
-    elif m:  # elements (chunk, column, step), as the chunks' bytes hold them
-        base = m * np.repeat(starts, sizes) + position
-        width = np.repeat(sizes, sizes)
-        cells = np.empty(total * m, np.int64)
-        cells[(base[:, None] + np.arange(m)[None, :] * width[:, None]).ravel()] = lengths.ravel()
-        offsets = np.zeros(total * m + 1, np.int64)
-        np.cumsum(cells, out=offsets[1:])
-        steps = pa.LargeBinaryArray.from_buffers(
-            pa.large_binary(), total * m,
-            [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(c[COLUMNS] for c in chunks))],
-        )  # fmt: skip
-        index = (base[perm][None, :] + np.arange(m)[:, None] * width[perm][None, :]).ravel()
-        taken = steps.take(pa.array(index))
-        _, offs, data = taken.buffers()
-        offs = np.frombuffer(offs, np.int64)[taken.offset :]
-        blob = data.to_pybytes()[int(offs[0]) : int(offs[total * m])] if data else b""
-    first, lengths = chunks[ranked[0]], lengths[perm]
-    return (first[FILE], first[CONTEXT], None, kind, values[perm].tobytes(), nulls[perm].tobytes(),
-            lengths.astype(np.int32).tobytes(), blob, names,
-            tuple(lengths.sum(axis=0).tolist()))  # fmt: skip
+    # Sorts are stable: ties keep the parts' order (rank), then the position in a part.
+    if len(parts) == 1:
+        perm = np.arange(total)  # a part's runs are sorted already
+    elif kind is None:
+        perm = np.argsort(row_key, kind="stable")
+    else:
+        perm = np.lexsort((values, nulls, row_key))
+    key_steps = np.bincount(row_key, minlength=n_keys)
+    key_seen = np.bincount(key_of_run, weights=seen, minlength=n_keys).astype(np.int64)
+    if cap is not None and int(key_steps.max(initial=0)) > cap:
+        start = np.cumsum(key_steps) - key_steps
+        within = np.arange(total) - np.repeat(start, key_steps)
+        limit = np.repeat(key_steps, key_steps)
+        kept = within >= limit - cap if keep == "last" else within < cap
+        perm = perm[kept]
+        key_steps = np.minimum(key_steps, cap)
+
+    present = None
+    if any(p.present is not None for p in parts):
+        runs_present = np.concatenate(
+            [p.present if p.present is not None else np.ones((len(p.runs), m), bool) for p in parts]
+        )
+        present = np.zeros((n_keys, m), bool)
+        np.logical_or.at(present, key_of_run, runs_present)
+    lengths = np.concatenate([p.lengths.astype(np.int64) for p in parts])[perm]
+    order_key = row_key[perm]
+    pieces = []
+    for j, column in enumerate(_joined_columns(parts, m)):
+        index = perm
+        if present is not None and not present[:, j].all():
+            keep_rows = present[order_key, j]
+            index = perm[keep_rows]
+            lengths[~keep_rows, j] = 0
+        pieces.append(_bytes(column.take(pa.array(index))))
+    first = pa.array(first_run)
+    return Part(
+        file=parts[0].file, keys=keys.take(first), runs=key_steps, seen=key_seen,
+        context=tuple(
+            (pa.concat_arrays([p.context[i] for p in parts]) if len(parts) > 1
+             else parts[0].context[i]).take(first)
+            for i in range(len(parts[0].context))
+        ),
+        conflicts=_conflicts(parts, key_of_run, first_run, context),
+        kind=kind, order=values[perm], nulls=nulls[perm],
+        lengths=lengths.astype(_narrow(lengths)), columns=b"".join(pieces), names=names,
+        present=present, **_run_files(parts, first_run),
+    )  # fmt: skip
 
 
-def _joined_lengths(chunks: list[tuple], total: int, m: int) -> np.ndarray:
-    items = {len(c[LENGTHS]) // (steps_of(c) * m) for c in chunks} if m else {4}
-    if len(items) == 1:
-        dtype = {1: np.uint8, 2: np.uint16, 4: np.int32}[items.pop()]
-        joined = np.frombuffer(b"".join(c[LENGTHS] for c in chunks), dtype)
-        return joined.astype(np.int64).reshape(total, m)
-    return np.concatenate([_lengths(c).astype(np.int64) for c in chunks])
+def _run_files(parts: list[Part], first_run: np.ndarray) -> dict:
+    """`files` and `run_file` of the merged part: each key's first run's file."""
+    files: dict[str, int] = {}
+    per_run = []
+    for p in parts:
+        names = (p.file,) if p.run_file is None else p.files
+        mapped = np.array([files.setdefault(f, len(files)) for f in names], np.int64)
+        per_run.append(mapped[p.run_file] if p.run_file is not None else
+                       np.full(len(p.runs), mapped[0], np.int64))  # fmt: skip
+    return {"files": tuple(files), "run_file": np.concatenate(per_run)[first_run]}
 
 
-def _joined_order(chunks: list[tuple], kind: str) -> np.ndarray:
-    """The chunks' order values as one array of `kind` (NULLs: any value)."""
-    kinds = {c[KIND] for c in chunks}
-    if kind != "text" and kinds == {kind}:
-        return np.frombuffer(b"".join(c[ORDER] for c in chunks), _dtype(kind)).copy()
-    parts = [_order(c) if c[KIND] else np.zeros(steps_of(c), np.int64) for c in chunks]
-    if kind == "text":  # NULLs' and order-less chunks' values are never compared
-        return np.concatenate([p if p.dtype.kind == "S" else np.zeros(len(p), "S1") for p in parts])
-    return np.concatenate([p.astype(_dtype(kind)) for p in parts])
+def _joined_columns(parts: list[Part], m: int) -> list[pa.Array]:
+    per_part = [column_arrays(p) for p in parts]
+    if len(parts) == 1:
+        return per_part[0]
+    return [pa.concat_arrays([c[j] for c in per_part]) for j in range(m)]
 
 
-def _content(chunk: tuple) -> tuple:
-    """The chunk's sort key (file, the tuple of its columns' bytes), cheaper:
-    the first column's bytes, then all the bytes. Equal
-    first columns hold as many steps, so no later column is a proper prefix
-    of the other's: comparing the rest joined compares the columns one by one."""
-    first = chunk[SIZES][0] if chunk[SIZES] else 0
-    return chunk[FILE], chunk[COLUMNS][:first], chunk[COLUMNS]
+def _conflicts(
+    parts: list[Part], key_of_run: np.ndarray, first_run: np.ndarray, context: tuple[str, ...]
+) -> dict:
+    """key -> (context column, value, other value): the parts' own conflicts,
+    and runs whose context differs from their key's first run."""
+    found: dict[int, tuple] = {}
+    base = 0
+    for p in parts:
+        for run, conflict in p.conflicts.items():
+            found.setdefault(int(key_of_run[base + run]), conflict)
+        base += len(p.runs)
+    if len(parts) == 1 or not parts[0].context:
+        return found
+    for i in range(len(parts[0].context)):
+        values = pa.concat_arrays([p.context[i] for p in parts])
+        expected = values.take(pa.array(first_run[key_of_run]))
+        differs = ~pc.equal(values, expected).to_numpy(zero_copy_only=False)
+        for run in np.flatnonzero(differs).tolist():
+            key = int(key_of_run[run])
+            if key not in found:
+                found[key] = (context[i], expected[run].as_py(), values[run].as_py())
+    return found

@@ -1,51 +1,81 @@
-"""tf.SequenceExample bytes from Arrow batches, column by column (for `BuildSequences`).
+"""Arrow batches to the *parts* that cross `BuildSequences`' shuffle.
 
-Only bytes, strings and tuples cross the shuffle. Before the GroupByKey, each
-RecordBatch is cut into one *chunk* per key (`chunks_of`): the batch is sorted
-by (key, order) with Arrow's stable sort, each column's steps are written for
-all rows at once as `0a len Feature` (a FeatureList's repeated field, the
-pieces of `_wire`'s Feature encoding), and one Arrow take lays the steps out
-key after key, and within a key column after column, so a chunk's steps are
-one slice of one buffer. A chunk is a plain tuple:
+Only numpy arrays, Arrow arrays, bytes and tuples cross the shuffle. Before
+the GroupByKey, each RecordBatch is sorted by (bucket, key, order) with
+Arrow's stable sort, where a key's bucket is `crc32(key bytes) % buckets`,
+and each sequence column's steps are written for all rows at once as
+`0a len Feature` (a FeatureList's repeated field, the pieces of `_wire`'s
+Feature encoding). A bucket's rows are then one range of every column: that
+range is the batch's `Part` for the bucket (`parts_of`). A part holds *runs*:
+the rows of one key, one after another, sorted by the order column.
 
-    (file, context, conflict, order_kind, order, nulls, lengths, columns, names, sizes)
-
-- `context`: each context column's Feature bytes (from the chunk's first row);
-- `conflict`: None, or (context column, value, other value) when the chunk's
-  rows disagree;
-- `order_kind` ("int", "float", "S<width>" for text, or None: no order
-  column, or all NULL), `order` (the values' numpy bytes, sorted), `nulls`
-  (one byte per step: a NULL order value);
-- `lengths`: numpy bytes (steps x columns, uint8, uint16 or int32): each
-  step's bytes per column;
-- `columns`: the steps' bytes of each sequence column (`names`, in protobuf
-  key order) one after another, `sizes` bytes each.
-
-After the GroupByKey, `_sequence_merge.merge` sorts the steps of several
-chunks into one (numpy sorts and one Arrow take), `truncate`
-keeps N of them and `serialize` writes the SequenceExample in protobuf's
-deterministic order.
+The steps' bytes are laid out column after column (`Part.columns`, each
+column's steps in row order), so after the shuffle `_sequence_merge` gathers
+each column of a whole bucket with one Arrow take, and a key's steps of a
+column are one range of the result.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
+import zlib
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from beam_ingest.errors import ConfigError
-from beam_ingest.protowire import encode_varint, varint_sizes
+from beam_ingest.protowire import varint_sizes
 from beam_ingest.transforms._wire import _assemble, _feature_parts, feature_array
 from beam_ingest.transforms.encode import protobuf_key_order, to_list_array
 
-__all__ = ["chunks_of", "columns_of", "serialize", "steps_of", "truncate"]
+__all__ = ["Part", "column_arrays", "parts_of"]
 
-FILE, CONTEXT, CONFLICT, KIND, ORDER, NULLS, LENGTHS, COLUMNS, NAMES, SIZES = range(10)
-_EMPTY_STEP = b"\x0a\x00"  # a step with an empty Feature()
+EMPTY_STEP = b"\x0a\x00"  # a step with an empty Feature()
 _EMPTY = pa.scalar(b"", pa.large_binary())
+
+
+class Part(NamedTuple):
+    """Rows of one bucket of one read batch (or several, merged), by key.
+
+    `keys` and each `context` array hold one value per run (the key's, and
+    each context column's Feature bytes of the run's first row); `runs` the
+    steps of each run and `seen` the rows each run stood for (more than its
+    steps once a capped sequence was pruned). The per-step arrays are in run
+    order: `order` (values of `kind`: "int", "float", "S<width>" for text, None
+    for no order column or all NULL), `nulls` (NULL order values), `lengths`
+    (steps x columns: each step's bytes per column) and `columns` (each of
+    `names`' steps one after another, columns in protobuf key order).
+    `present` (runs x columns, or None: all) marks the columns a run's input
+    had; `conflicts` maps a run to (context column, value, other value) when
+    its rows disagree on a context feature.
+    """
+
+    file: str
+    keys: pa.Array
+    runs: np.ndarray
+    seen: np.ndarray
+    context: tuple[pa.Array, ...]
+    conflicts: dict[int, tuple]
+    kind: str | None
+    order: np.ndarray
+    nulls: np.ndarray
+    lengths: np.ndarray
+    columns: bytes
+    names: tuple[str, ...]
+    present: np.ndarray | None = None
+    #: a merged part's files (`files`, in rank order) and each run's index in them
+    files: tuple[str, ...] = ()
+    run_file: np.ndarray | None = None
+
+    @property
+    def steps(self) -> int:
+        return len(self.nulls)
+
+    def file_of(self, run: int) -> str:
+        """The file of a run (of its first rows, for a merged one)."""
+        return self.file if self.run_file is None else self.files[int(self.run_file[run])]
 
 
 def _features(batch: pa.RecordBatch, name: str) -> pa.Array:
@@ -78,16 +108,7 @@ def _order_values(column: pa.Array, name: str, file: str):
     )
 
 
-def chunks_of(
-    batch: pa.RecordBatch, key: list[str], order: str | None, context: list[str], file: str
-) -> tuple[list[tuple[bytes, tuple]], np.ndarray]:
-    """The batch's chunks by key, and the indices of its rows with a NULL key.
-
-    Raises:
-        ConfigError: a key, order or context column is missing, or the order
-            column is not sortable.
-    """
-    names = batch.schema.names
+def _check_columns(names, key, order, context, file) -> None:
     for option, wanted in (("sequence_key", key), ("sequence_order", [order] if order else [])):
         for name in wanted:
             if name not in names:
@@ -101,6 +122,26 @@ def chunks_of(
             f"context: column {missing[0]!r} is not in {file or 'the input'}; "
             f"columns: {sorted(names)}"
         )
+
+
+def bucket_of(keys: pa.Array, buckets: int) -> np.ndarray:
+    """Each key's bucket: crc32 of its bytes modulo `buckets` (the same on every worker)."""
+    encoded = pc.dictionary_encode(keys)
+    hashes = np.array([zlib.crc32(k) for k in encoded.dictionary.to_pylist()], np.int64)
+    return (hashes % buckets)[encoded.indices.to_numpy(zero_copy_only=False)]
+
+
+def parts_of(
+    batch: pa.RecordBatch, key: list[str], order: str | None, context: list[str], file: str,
+    buckets: int,
+) -> tuple[list[tuple[int, Part]], np.ndarray]:  # fmt: skip
+    """The batch's parts by bucket, and the indices of its rows with a NULL key.
+
+    Raises:
+        ConfigError: a key, order or context column is missing, or the order
+            column is not sortable.
+    """
+    _check_columns(batch.schema.names, key, order, context, file)
     keys = [_features(batch, k) for k in key]
     valid = np.ones(batch.num_rows, bool)
     for k in key:
@@ -108,7 +149,8 @@ def chunks_of(
         valid &= pc.fill_null(lengths, 0).to_numpy(zero_copy_only=False) > 0
     null_rows = np.flatnonzero(~valid)
     joined = pc.binary_join_element_wise(*keys, _EMPTY) if len(keys) > 1 else keys[0]
-    sort = {"key": joined, "row": pa.array(np.arange(batch.num_rows))}
+    sort = {"bucket": bucket_of(joined, buckets), "key": joined}
+    sort["row"] = pa.array(np.arange(batch.num_rows))
     if order is not None:
         column = batch.column(order)
         if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
@@ -122,50 +164,61 @@ def chunks_of(
     table = pa.table(sort).filter(pa.array(valid))
     if not table.num_rows:
         return [], null_rows
-    sort_keys = [("key", "ascending")] + ([("order", "ascending")] if "order" in sort else [])
-    order_index = pc.sort_indices(table, sort_keys)  # stable; NULLs at the end
-    index = pc.take(table.column("row"), order_index).combine_chunks()
+    sort_keys = [("bucket", "ascending"), ("key", "ascending")]
+    sort_keys += [("order", "ascending")] if "order" in sort else []
+    sorted_rows = pc.sort_indices(table, sort_keys)  # stable; NULLs at the end
+    index = pc.take(table.column("row"), sorted_rows).combine_chunks()
+    bucket = pc.take(table.column("bucket"), sorted_rows).to_numpy()
     rows = batch.take(index)
     key_sorted = pc.take(joined, index)
     n = rows.num_rows
     starts = np.flatnonzero(
         np.concatenate([[True], ~pc.equal(key_sorted[1:], key_sorted[:-1]).to_numpy(False)])
     )
-    ends = np.append(starts[1:], n)
     kind, values, nulls = (None, np.zeros(n, np.int64), np.ones(n, bool))
     if order is not None:
         kind, values, nulls = _order_values(rows.column(order), order, file)
         if nulls.all():
             kind = None
-    context_values, conflicts = [], {}
+    run_index = pa.array(starts)
+    contexts, conflicts = [], {}
     for name in context:
         features = key_sorted if key == [name] else _features(rows, name)
-        context_values.append(features.take(pa.array(starts)).to_pylist())
+        contexts.append(features.take(run_index))
         if n > 1:
             differs = ~pc.equal(features[1:], features[:-1]).to_numpy(zero_copy_only=False)
             differs[starts[1:] - 1] = False  # a new key, not a conflict
-            for at in np.flatnonzero(differs):
-                group = int(np.searchsorted(starts, at, "right")) - 1
-                if group not in conflicts:
-                    a, b = features[int(at)].as_py(), features[int(at) + 1].as_py()
-                    conflicts[group] = (name, a, b)
-    seq_names = sorted((c for c in rows.schema.names if c not in context), key=protobuf_key_order)
-    steps = [_step_parts(rows, name) for name in seq_names]
-    lengths, blob = _chunk_major(steps, starts, ends, n)
-    bounds = np.concatenate([[0], np.cumsum(lengths.sum(axis=1, dtype=np.int64))]).tolist()
-    sizes = np.add.reduceat(lengths, starts, axis=0).tolist() if len(seq_names) else None
+            for row in np.flatnonzero(differs).tolist():
+                run = int(np.searchsorted(starts, row, "right")) - 1
+                if run not in conflicts:
+                    conflicts[run] = (name, features[row].as_py(), features[row + 1].as_py())
+    names = tuple(
+        sorted((c for c in rows.schema.names if c not in context), key=protobuf_key_order)
+    )
+    lengths, columns = _column_major([_step_parts(rows, name) for name in names], n)
+    # each column's bytes before a row, from the start of `columns`
+    before = np.zeros((n + 1, len(names)), np.int64)
+    np.cumsum(lengths, axis=0, out=before[1:])
+    before += np.concatenate([[0], np.cumsum(before[-1])[:-1]]) if names else 0
     lengths = lengths.astype(_narrow(lengths))
-    names_t = tuple(seq_names)
-    group_keys = key_sorted.take(pa.array(starts)).to_pylist()
-    values_b, nulls_b, lengths_b = values.tobytes(), nulls.tobytes(), lengths.tobytes()
-    item, row = values.itemsize, lengths.itemsize * len(seq_names)
-    contexts = list(zip(*context_values, strict=True))
+    runs = np.diff(np.append(starts, n))
+    bounds = [*np.flatnonzero(np.concatenate([[True], bucket[1:] != bucket[:-1]])).tolist(), n]
+    run_bounds = np.searchsorted(starts, bounds).tolist()
+    keys_run = key_sorted.take(run_index)
     out = []
-    for g, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-        chunk = (file, contexts[g], conflicts.get(g), kind, values_b[s * item : e * item],
-                 nulls_b[s:e], lengths_b[s * row : e * row], blob[bounds[s] : bounds[e]],
-                 names_t, tuple(sizes[g]) if sizes else ())  # fmt: skip
-        out.append((group_keys[g], chunk))
+    for (a, b), (ra, rb) in zip(
+        itertools.pairwise(bounds), itertools.pairwise(run_bounds), strict=True
+    ):
+        pieces = [columns[int(before[a, j]) : int(before[b, j])] for j in range(len(names))]
+        part = Part(
+            file=file, keys=keys_run[ra:rb].take(pa.array(np.arange(rb - ra))),
+            runs=runs[ra:rb], seen=runs[ra:rb],
+            context=tuple(c[ra:rb].take(pa.array(np.arange(rb - ra))) for c in contexts),
+            conflicts={r - ra: v for r, v in conflicts.items() if ra <= r < rb},
+            kind=kind, order=values[a:b], nulls=nulls[a:b], lengths=lengths[a:b],
+            columns=b"".join(pieces), names=names,
+        )  # fmt: skip
+        out.append((int(bucket[a]), part))
     return out, null_rows
 
 
@@ -177,117 +230,44 @@ def _narrow(lengths: np.ndarray):
 
 def _step_parts(batch: pa.RecordBatch, name: str) -> tuple[pa.Array, pa.Array]:
     """A column's steps (`0a len Feature`) in two parts: the bytes up to the
-    Feature's payload, and the payload (values), to be joined by `_chunk_major`."""
+    Feature's payload, and the payload (values), to be joined by `_column_major`."""
     feature, payloads, present, list_len = _feature_parts(to_list_array(batch.column(name)))
     feature_len = np.where(present, 1 + varint_sizes(list_len) + list_len, 0).astype(np.uint64)
     return _assemble(len(present), [(b"\x0a", None), (feature_len, None), *feature]), payloads
 
 
-def _chunk_major(
-    steps: list[tuple[pa.Array, pa.Array]], starts: np.ndarray, ends: np.ndarray, n: int
-) -> tuple[np.ndarray, bytes]:
-    """(lengths: steps x columns, the bytes of every key's steps, key after key and
-    within a key column after column) of the columns' step parts: one Arrow take."""
+def _column_major(steps: list[tuple[pa.Array, pa.Array]], n: int) -> tuple[np.ndarray, memoryview]:
+    """(lengths: steps x columns, the steps' bytes column after column) of the
+    columns' step parts: one Arrow take puts each head before its payload."""
     m = len(steps)
     if not m:
-        return np.zeros((n, 0), np.int64), b""
+        return np.zeros((n, 0), np.int64), memoryview(b"")
     combined = pa.concat_arrays([part for pair in steps for part in pair])
     offsets = np.frombuffer(combined.buffers()[1], np.int64)[combined.offset :][: 2 * n * m + 1]
     sizes = np.diff(offsets).reshape(2 * m, n)
     lengths = (sizes[0::2] + sizes[1::2]).T
-    # the steps' heads in the order they go out: blocks (key, column) of rows
-    size = np.repeat(ends - starts, m)
-    first = (np.arange(m) * 2 * n + starts[:, None]).ravel()
-    heads = np.repeat(first - (np.cumsum(size) - size), size) + np.arange(n * m)
+    heads = (np.arange(m)[:, None] * 2 * n + np.arange(n)[None, :]).ravel()
     index = np.empty(2 * n * m, np.int64)
     index[0::2], index[1::2] = heads, heads + n  # each head, then its payload
     taken = combined.take(pa.array(index))
     _, offs, data = taken.buffers()
     offs = np.frombuffer(offs, np.int64)[taken.offset :]
-    begin = int(offs[0])
-    return lengths, data.to_pybytes()[begin : int(offs[2 * n * m])] if data is not None else b""
+    view = memoryview(data)[int(offs[0]) : int(offs[2 * n * m])] if data else memoryview(b"")
+    return lengths, view
 
 
-def columns_of(chunk: tuple) -> tuple[memoryview, ...]:
-    """The chunk's steps of each column (`NAMES`), as slices of its bytes."""
-    view, bounds = memoryview(chunk[COLUMNS]), [0, *itertools.accumulate(chunk[SIZES])]
-    return tuple(view[a:b] for a, b in itertools.pairwise(bounds))
-
-
-def steps_of(chunk: tuple) -> int:
-    return len(chunk[NULLS])
-
-
-def _lengths(chunk: tuple) -> np.ndarray:
-    """steps x columns: each step's bytes per column (stored as uint8, uint16 or int32)."""
-    cells = steps_of(chunk) * len(chunk[NAMES])
-    item = len(chunk[LENGTHS]) // cells if cells else 4
-    dtype = {1: np.uint8, 2: np.uint16, 4: np.int32}[item]
-    return np.frombuffer(chunk[LENGTHS], dtype).reshape(-1, len(chunk[NAMES]))
-
-
-def _dtype(kind: str | None):
-    return {"int": np.int64, "float": np.float64, None: np.int64}.get(kind) or np.dtype(kind)
-
-
-def _order(chunk: tuple) -> np.ndarray:
-    return np.frombuffer(chunk[ORDER], _dtype(chunk[KIND]))
-
-
-def truncate(chunk: tuple, limit: int, keep: str) -> tuple:
-    """The chunk's first (`keep="first"`) or last `limit` steps."""
-    n = steps_of(chunk)
-    if n <= limit:
-        return chunk
-    cut = slice(0, limit) if keep == "first" else slice(n - limit, n)
-    lengths = _lengths(chunk)
-    columns = []
-    for j, data in enumerate(columns_of(chunk)):
-        ends = np.cumsum(lengths[:, j], dtype=np.int64)
-        begin = int(ends[cut.start - 1]) if cut.start else 0
-        columns.append(data[begin : int(ends[cut.stop - 1])])
-    order = _order(chunk)[cut].tobytes() if chunk[KIND] else chunk[ORDER]
-    return (*chunk[:ORDER], order, chunk[NULLS][cut], lengths[cut].tobytes(), b"".join(columns),
-            chunk[NAMES], tuple(len(c) for c in columns))  # fmt: skip
-
-
-_SMALL = [bytes([i]) for i in range(128)]
-
-
-def _varint(n: int) -> bytes:
-    return _SMALL[n] if n < 128 else encode_varint(n)
-
-
-@functools.cache
-def _key_field(name: str) -> bytes:
-    key = name.encode("utf-8")
-    return b"\x0a" + encode_varint(len(key)) + key + b"\x12"
-
-
-def _entries(parts: list, names, values) -> int:
-    """Appends the map entries (name, value) to `parts`; their size."""
-    total = 0
-    for name, value in zip(names, values, strict=True):
-        key, size = _key_field(name), len(value)
-        head = _varint(size)
-        inner = _varint(len(key) + len(head) + size)
-        parts += (b"\x0a", inner, key, head, value)
-        total += 1 + len(inner) + len(key) + len(head) + size
-    return total
-
-
-@functools.cache
-def _context_order(context: tuple[str, ...]) -> tuple[int, ...]:
-    return tuple(sorted(range(len(context)), key=lambda i: protobuf_key_order(context[i])))
-
-
-def serialize(chunk: tuple, context: list[str]) -> bytes:
-    """The SequenceExample of a (merged) chunk, as `SerializeToString(deterministic=True)`."""
-    order = _context_order(tuple(context))
-    values = chunk[CONTEXT]
-    context_parts: list = []
-    context_size = _entries(context_parts, [context[i] for i in order], [values[i] for i in order])
-    list_parts: list = []
-    lists_size = _entries(list_parts, chunk[NAMES], columns_of(chunk))
-    return b"".join((b"\x0a", _varint(context_size), *context_parts,
-                     b"\x12", _varint(lists_size), *list_parts))  # fmt: skip
+def column_arrays(part: Part) -> list[pa.Array]:
+    """The part's steps of each column, as large_binary arrays (no bytes copied)."""
+    buffer = pa.py_buffer(part.columns)
+    out, base = [], 0
+    for j in range(len(part.names)):
+        offsets = np.zeros(part.steps + 1, np.int64)
+        np.cumsum(part.lengths[:, j], out=offsets[1:])
+        offsets += base
+        base = int(offsets[-1])
+        out.append(
+            pa.LargeBinaryArray.from_buffers(
+                pa.large_binary(), part.steps, [None, pa.py_buffer(offsets), buffer]
+            )
+        )
+    return out

@@ -9,15 +9,20 @@ aligned). Steps are sorted by the order column, NULLs last; ties keep input
 order within a read batch, and batches are taken in order of file path, then
 content (`_sequence_merge.merge`), so reruns give the same bytes.
 
-    batches --chunks_of--> (key, [chunks]) --GroupByKey--> merge, truncate, serialize
+    batches --parts_of--> (bucket, [parts]) --GroupByKey--> merge, serialize
 
 It is a Beam GroupByKey, so it runs on any runner with more keys than fit in
-one machine. Chunks are written column by column before the shuffle, and a
-bundle sends each key's chunks on as one value (`HOLD_BYTES`); after it, a
-sequence's chunks are merged with numpy. One sequence's memory is
-bounded by `max_sequence_length` (steps are pruned while chunks arrive);
-without a cap, a sequence over `UNCAPPED_BYTES` fails the run with a message
-naming the key, before it exhausts memory.
+one machine. The shuffle's key is a *bucket* (a hash of the sequence key
+modulo `buckets`), not the key itself, so that a bucket's keys are merged
+and written together with numpy and Arrow: no step and no key costs a
+Python object. Steps are written column by column before the shuffle
+(`_sequence_wire`), a bundle sends each bucket's parts on as one value
+(`HOLD_BYTES`); after it, a bucket's parts are merged (`_sequence_merge`)
+and its SequenceExamples written at once (`_sequence_records`). A bucket's
+memory is bounded by its share of the input and by `max_sequence_length`
+(capped sequences are pruned once a bucket's parts pass `PRUNE_BYTES`);
+without a cap, a sequence over `UNCAPPED_BYTES` fails the run with a
+message naming the key, before it exhausts memory.
 
 Dead letters (`BadRecord`, `record` -1: a row's place in its file is not
 known after reading): a row with a NULL key (one each); a sequence whose
@@ -37,6 +42,7 @@ import struct
 from collections.abc import Iterator, Sequence
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
@@ -50,16 +56,28 @@ from beam_ingest.protowire import FLOAT_LIST
 from beam_ingest.schema import SEQUENCE_FEATURE, Schema
 from beam_ingest.sequence_example import describe_feature
 from beam_ingest.source import FILE_METADATA
-from beam_ingest.transforms import _sequence_wire as wire
 from beam_ingest.transforms._sequence_merge import merge
+from beam_ingest.transforms._sequence_records import serialize
+from beam_ingest.transforms._sequence_wire import Part, parts_of
 from beam_ingest.transforms.encode import ExampleBatch
 
-__all__ = ["UNCAPPED_BYTES", "BuildSequences", "SequenceSpec", "merge_stats", "sequence_schema"]
+__all__ = [
+    "UNCAPPED_BYTES",
+    "BuildSequences",
+    "SequenceSpec",
+    "buckets_for",
+    "merge_stats",
+    "sequence_schema",
+]
 
 _NAMESPACE = "beam_ingest"
 _SMALL_VALUE = 16 << 10  # pickled chunks below this are deflated, above it zstd
 UNCAPPED_BYTES = 256 << 20  # one sequence's steps without max_sequence_length
-HOLD_BYTES = 64 << 20  # chunks held before the shuffle (per bundle), sent on per key
+HOLD_BYTES = 64 << 20  # parts held before the shuffle (per bundle), sent on per bucket
+PRUNE_BYTES = 64 << 20  # a bucket's parts merged (and capped) when they grow past this
+DEFAULT_BUCKETS = 64  # shuffle keys when the input's size is not known (SQL, BigQuery)
+BUCKET_INPUT_BYTES = 2 << 20  # input bytes per bucket
+MAX_BUCKETS = 1 << 20
 _OUT_SEQUENCES = 1024  # sequences per ExampleBatch out ...
 _OUT_BYTES = 16 << 20  # ... and about this many bytes
 _STATS = ("rows", "sequences", "steps", "truncated_steps", "longest", "context_conflicts",
@@ -69,7 +87,8 @@ _STATS = ("rows", "sequences", "steps", "truncated_steps", "longest", "context_c
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SequenceSpec:
     """How rows become sequences (the options `sequence_key`, `sequence_order`,
-    `context`, `max_sequence_length`, `truncate`; see docs/sequences.md).
+    `context`, `max_sequence_length`, `truncate`, `sequence_buckets`; see
+    docs/sequences.md).
 
     Raises:
         ConfigError: an invalid value, or options that do not go together.
@@ -80,6 +99,7 @@ class SequenceSpec:
     context: tuple[str, ...] | None = None
     max_length: int | None = None
     truncate: str = "last"
+    buckets: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", tuple(options.check("sequence_key", list(self.key))))
@@ -88,6 +108,7 @@ class SequenceSpec:
         options.check("sequence_order", self.order)
         options.check("max_sequence_length", self.max_length)
         options.check("truncate", self.truncate)
+        options.check("sequence_buckets", self.buckets)
         if self.order is not None and self.order in self.context_columns:
             raise ConfigError(
                 f"sequence_order: {self.order!r} is a context feature (a key or `context` "
@@ -136,6 +157,13 @@ def sequence_schema(schema: Schema, spec: SequenceSpec) -> Schema:
     )
 
 
+def buckets_for(input_bytes: int) -> int:
+    """The shuffle's buckets for an input of this many bytes (0: not known)."""
+    if input_bytes <= 0:
+        return DEFAULT_BUCKETS
+    return max(1, min(MAX_BUCKETS, -(-input_bytes // BUCKET_INPUT_BYTES)))
+
+
 def _emit(value) -> WindowedValue:
     return WindowedValue(value, MIN_TIMESTAMP, [GlobalWindow()])
 
@@ -151,10 +179,19 @@ class BuildSequences(beam.PTransform):
     Args:
         spec: the `SequenceSpec`.
         partition_feature: a context feature to split on, as TFX does.
+        buckets: the shuffle's keys (a key's bucket is a hash of it); one
+            bucket's rows are merged in memory, so more buckets bound the
+            memory of larger inputs (`buckets_for` gives one per 2 MiB of
+            input). Default: `spec.buckets`, else `DEFAULT_BUCKETS`.
     """
 
     def __init__(
-        self, spec: SequenceSpec, *, partition_feature: str | None = None, label: str | None = None
+        self,
+        spec: SequenceSpec,
+        *,
+        partition_feature: str | None = None,
+        buckets: int | None = None,
+        label: str | None = None,
     ) -> None:
         super().__init__(label)
         if partition_feature is not None and partition_feature not in spec.context_columns:
@@ -163,15 +200,18 @@ class BuildSequences(beam.PTransform):
                 f"sequences (TFX splits a SequenceExample on its context); context: "
                 f"{list(spec.context_columns)}"
             )
+        buckets = buckets or spec.buckets or DEFAULT_BUCKETS
+        options.check("sequence_buckets", buckets)
         self.spec = spec
         self.partition_feature = partition_feature
+        self.buckets = buckets
 
     def expand(self, batches: beam.PCollection) -> dict[str, beam.PCollection]:
-        keyed = batches | "Chunk" >> beam.ParDo(_ChunkFn(self.spec)).with_outputs(
-            "bad_records", "stats", main="chunks"
+        keyed = batches | "Parts" >> beam.ParDo(_PartFn(self.spec, self.buckets)).with_outputs(
+            "bad_records", "stats", main="parts"
         )
         built = (
-            keyed.chunks
+            keyed.parts
             | "GroupByKey" >> beam.GroupByKey()
             | "Build"
             >> beam.ParDo(_BuildFn(self.spec, self.partition_feature)).with_outputs(
@@ -183,20 +223,21 @@ class BuildSequences(beam.PTransform):
         return {"examples": built.examples, "bad_records": bad, "stats": stats}
 
 
-class _ChunkFn(beam.DoFn):
-    def __init__(self, spec: SequenceSpec) -> None:
+class _PartFn(beam.DoFn):
+    def __init__(self, spec: SequenceSpec, buckets: int) -> None:
         self._spec = spec
+        self._buckets = buckets
 
     def start_bundle(self) -> None:
         self._null_keys = 0
-        self._held: dict[bytes, list[tuple]] = {}
+        self._held: dict[int, list[Part]] = {}
         self._held_bytes = 0
 
-    def _release(self) -> Iterator[tuple[bytes, bytes]]:
-        """The held chunks, one element per key (in the order keys came)."""
+    def _release(self) -> Iterator[tuple[int, bytes]]:
+        """The held parts, one element per bucket."""
         held, self._held, self._held_bytes = self._held, {}, 0
-        for key, chunks in held.items():
-            yield key, _pack(chunks)
+        for bucket, parts in held.items():
+            yield bucket, _pack(parts)
 
     def finish_bundle(self) -> Iterator:
         for element in self._release():
@@ -215,13 +256,12 @@ class _ChunkFn(beam.DoFn):
         metadata = batch.schema.metadata or {}
         file = metadata.get(FILE_METADATA, b"").decode("utf-8", "replace")
         spec = self._spec
-        chunks, null_rows = wire.chunks_of(
-            batch, list(spec.key), spec.order, list(spec.context_columns), file
+        parts, null_rows = parts_of(
+            batch, list(spec.key), spec.order, list(spec.context_columns), file, self._buckets
         )
-        held = self._held
-        for key, chunk in chunks:
-            held.setdefault(key, []).append(chunk)
-            self._held_bytes += len(chunk[wire.COLUMNS]) + len(chunk[wire.LENGTHS])
+        for bucket, part in parts:
+            self._held.setdefault(bucket, []).append(part)
+            self._held_bytes += len(part.columns) + part.lengths.nbytes
         if self._held_bytes > HOLD_BYTES:
             yield from self._release()
         self._null_keys += len(null_rows)
@@ -239,19 +279,19 @@ class _ChunkFn(beam.DoFn):
                 )
 
 
-def _pack(chunks: list[tuple]) -> bytes:
-    """A key's chunks of a bundle as they cross the shuffle: one bytes value,
+def _pack(parts: list[Part]) -> bytes:
+    """A bucket's parts of a bundle as they cross the shuffle: one bytes value,
     compressed (the shuffled bytes are 3-6 times fewer; Dataflow bills them and
     the DirectRunner holds its whole shuffle in memory, several times). A
     small value is deflated (zlib-ng level 1: zstd costs more per call), a
     large one zstd level 1 (15% fewer bytes), its size first."""
-    raw = pickle.dumps(chunks, protocol=5)
+    raw = pickle.dumps(parts, protocol=5)
     if len(raw) < _SMALL_VALUE:
         return b"z" + zlib_ng.compress(raw, 1)
     return b"s" + struct.pack("<Q", len(raw)) + _zstd().compress(raw, asbytes=True)
 
 
-def _unpack(packed: bytes) -> list[tuple]:
+def _unpack(packed: bytes) -> list[Part]:
     if packed[:1] == b"z":
         return pickle.loads(zlib_ng.decompress(memoryview(packed)[1:]))
     (size,) = struct.unpack_from("<Q", packed, 1)
@@ -268,7 +308,7 @@ def _plain(value: object) -> object:
 
 
 class _BuildFn(beam.DoFn):
-    """One key's chunks to its SequenceExample (or a dead letter)."""
+    """One bucket's parts to its keys' SequenceExamples (and dead letters)."""
 
     def __init__(self, spec: SequenceSpec, partition_feature: str | None) -> None:
         self._spec = spec
@@ -276,122 +316,115 @@ class _BuildFn(beam.DoFn):
         self._sequences = beam.metrics.Metrics.counter(_NAMESPACE, "sequences_built")
 
     def start_bundle(self) -> None:
-        self._out: list[bytes] = []
-        self._keys: list[bytes] = []
-        self._size = 0
         self._stats = dict.fromkeys(_STATS, 0)
 
-    def _describe(self, key_chunk: tuple) -> str:
-        values = key_chunk[wire.CONTEXT][: len(self._spec.key)]
+    def _describe(self, part: Part, key: int) -> str:
         return ", ".join(
-            f"{name}={describe_feature(v)}" for name, v in zip(self._spec.key, values, strict=True)
+            f"{name}={describe_feature(part.context[i][key].as_py())}"
+            for i, name in enumerate(self._spec.key)
         )
 
-    def process(self, element: tuple[bytes, Sequence[bytes]]) -> Iterator:
-        key, packed = element
-        chunks = (c for p in packed for c in _unpack(p))
-        spec, stats = self._spec, self._stats
-        held: list[tuple] = []
-        first = None
-        base = conflict = None
-        rows = steps = size = 0
-        for chunk in chunks:
-            n = wire.steps_of(chunk)
-            rows += n
-            if first is None:
-                first = chunk
-            if conflict is None:
-                conflict = chunk[wire.CONFLICT] or self._differs(base, chunk[wire.CONTEXT])
-                base = base or chunk[wire.CONTEXT]
-            too_long = spec.truncate == "none" and rows > spec.max_length
-            if conflict is not None or too_long:
-                held = []  # a dead letter: only the rows are counted from here on
-                continue
-            held.append(chunk)
-            steps += n
-            size += len(chunk[wire.COLUMNS])
-            if spec.max_length is None and size > UNCAPPED_BYTES:
+    def _merge(self, parts: list[Part]) -> Part:
+        spec = self._spec
+        merged = merge(parts, spec.order, spec.max_length, spec.truncate, spec.context_columns)
+        if spec.max_length is None and merged.steps:
+            sizes = np.add.reduceat(merged.lengths.sum(axis=1, dtype=np.int64),
+                                    np.cumsum(merged.runs) - merged.runs)  # fmt: skip
+            over = np.flatnonzero((sizes > UNCAPPED_BYTES) & (merged.runs > 0))
+            if len(over):
+                k = int(over[0])
                 raise DataError(
-                    f"sequence_key {self._describe(chunk)}: the sequence holds more than "
-                    f"{UNCAPPED_BYTES >> 20} MiB of steps ({rows:,} rows so far); set "
-                    "`max_sequence_length` to cap sequences"
+                    f"sequence_key {self._describe(merged, k)}: the sequence holds more than "
+                    f"{UNCAPPED_BYTES >> 20} MiB of steps ({int(merged.seen[k]):,} rows so "
+                    "far); set `max_sequence_length` to cap sequences"
                 )
-            if spec.max_length is not None and steps > 2 * spec.max_length:
-                held = [wire.truncate(merge(held, spec.order), spec.max_length, spec.truncate)]
-                steps = spec.max_length
-                size = len(held[0][wire.COLUMNS])
-        stats["rows"] += rows
-        stats["longest"] = max(stats["longest"], rows)
-        bad = None
-        if conflict is not None:
+        return merged
+
+    def process(self, element: tuple[int, Sequence[bytes]]) -> Iterator:
+        _, packed = element
+        held: list[Part] = []
+        size, prune_at = 0, PRUNE_BYTES
+        for value in packed:
+            for part in _unpack(value):
+                held.append(part)
+                size += len(part.columns)
+            if size > prune_at:  # bounded by the cap (else checked against UNCAPPED_BYTES)
+                held = [self._merge(held)]
+                size = len(held[0].columns)
+                prune_at = max(PRUNE_BYTES, 2 * size)
+        if not held:
+            return
+        merged = self._merge(held)
+        yield from self._finish(merged)
+
+    def _finish(self, merged: Part) -> Iterator:
+        spec, stats = self._spec, self._stats
+        seen, runs = merged.seen, merged.runs
+        stats["rows"] += int(seen.sum())
+        stats["longest"] = max(stats["longest"], int(seen.max(initial=0)))
+        dead = np.zeros(len(runs), bool)
+        for k, (name, a, b) in sorted(merged.conflicts.items()):
+            dead[k] = True
             stats["context_conflicts"] += 1
-            name, a, b = conflict
-            bad = (
-                f"sequence_key {self._describe(first)}: context feature {name!r} differs "
+            reason = (
+                f"sequence_key {self._describe(merged, k)}: context feature {name!r} differs "
                 f"within the sequence ({describe_feature(a)} and {describe_feature(b)}); a "
                 "context feature must have one value per sequence (leave it out of `context` "
                 "to make it a sequence feature)"
             )
-        elif spec.truncate == "none" and rows > spec.max_length:
-            stats["too_long"] += 1
-            bad = (
-                f"sequence_key {self._describe(first)}: the sequence has {rows:,} steps, more "
-                f"than max_sequence_length={spec.max_length} (with truncate none, a longer "
-                "sequence is a bad record)"
-            )
-        if bad is not None:
-            yield beam.pvalue.TaggedOutput(
-                "bad_records", BadRecord(first[wire.FILE], -1, bad, self._describe(first))
-            )
+            yield self._bad(merged, k, reason)
+        if spec.truncate == "none":
+            for k in np.flatnonzero((seen > spec.max_length) & ~dead).tolist():
+                dead[k] = True
+                stats["too_long"] += 1
+                reason = (
+                    f"sequence_key {self._describe(merged, k)}: the sequence has "
+                    f"{int(seen[k]):,} steps, more than max_sequence_length={spec.max_length} "
+                    "(with truncate none, a longer sequence is a bad record)"
+                )
+                yield self._bad(merged, k, reason)
+        keep = ~dead
+        if not keep.any():
             return
-        merged = merge(held, spec.order)
-        if spec.max_length is not None:
-            merged = wire.truncate(merged, spec.max_length, spec.truncate)
-        written = wire.steps_of(merged)
-        stats["truncated_steps"] += rows - written
-        stats["sequences"] += 1
-        stats["steps"] += written
-        record = wire.serialize(merged, list(spec.context_columns))
-        self._out.append(record)
-        self._keys.append(self._split_key(key, merged))
-        self._size += len(record)
-        self._sequences.inc()
-        if len(self._out) >= _OUT_SEQUENCES or self._size >= _OUT_BYTES:
-            yield self._flush()
+        stats["truncated_steps"] += int((seen - runs)[keep].sum())
+        stats["sequences"] += int(keep.sum())
+        stats["steps"] += int(runs[keep].sum())
+        records = serialize(merged, keep, spec.context_columns).to_pylist()
+        keys = self._split_keys(merged, keep)
+        self._sequences.inc(len(records))
+        start = size = 0
+        for i, record in enumerate(records):
+            size += len(record)
+            if size >= _OUT_BYTES or i + 1 - start >= _OUT_SEQUENCES:
+                yield ExampleBatch(records[start : i + 1], keys[start : i + 1])
+                start, size = i + 1, 0
+        if start < len(records):
+            yield ExampleBatch(records[start:], keys[start:])
 
-    def _differs(self, base: tuple | None, context: tuple) -> tuple | None:
-        """(column, value, other value) of the first context column that differs."""
-        if base is None or base == context:
-            return None
-        for name, a, b in zip(self._spec.context_columns, base, context, strict=True):
-            if a != b:
-                return (name, a, b)
-        return None
+    def _bad(self, merged: Part, k: int, reason: str):
+        record = BadRecord(merged.file_of(k), -1, reason, self._describe(merged, k))
+        return beam.pvalue.TaggedOutput("bad_records", record)
 
-    def _split_key(self, key: bytes, merged: tuple) -> bytes:
+    def _split_keys(self, merged: Part, keep: np.ndarray) -> list[bytes]:
+        index = pa.array(np.flatnonzero(keep))
         if self._partition is None:
-            return key
-        feature = merged[wire.CONTEXT][self._spec.context_columns.index(self._partition)]
-        if not feature:
-            raise DataError(
-                f"partition_feature: {self._partition!r} is empty in the sequence "
-                f"{self._describe(merged)}: it has no value to partition on"
-            )
-        if feature[0] == FLOAT_LIST:
-            raise DataError(
-                f"partition_feature: {self._partition!r} is a float feature; TFX partitions "
-                "only on int or bytes features"
-            )
-        return feature
-
-    def _flush(self) -> ExampleBatch:
-        batch = ExampleBatch(self._out, self._keys)
-        self._out, self._keys, self._size = [], [], 0
-        return batch
+            return merged.keys.take(index).to_pylist()
+        at = self._spec.context_columns.index(self._partition)
+        features = merged.context[at].take(index).to_pylist()
+        for k, feature in zip(np.flatnonzero(keep).tolist(), features, strict=True):
+            if not feature:
+                raise DataError(
+                    f"partition_feature: {self._partition!r} is empty in the sequence "
+                    f"{self._describe(merged, k)}: it has no value to partition on"
+                )
+            if feature[0] == FLOAT_LIST:
+                raise DataError(
+                    f"partition_feature: {self._partition!r} is a float feature; TFX "
+                    "partitions only on int or bytes features"
+                )
+        return features
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
-        if self._out:
-            yield _emit(self._flush())
         if any(self._stats.values()):
             yield beam.pvalue.TaggedOutput("stats", _emit(self._stats))
 

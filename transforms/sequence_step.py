@@ -18,7 +18,12 @@ from beam_ingest.protowire import FLOAT_LIST
 from beam_ingest.schema import SEQUENCE_FEATURE, Schema
 from beam_ingest.sequence_example import context_feature
 from beam_ingest.transforms.encode import ExampleBatch
-from beam_ingest.transforms.sequence import BuildSequences, SequenceSpec, sequence_schema
+from beam_ingest.transforms.sequence import (
+    BuildSequences,
+    SequenceSpec,
+    buckets_for,
+    sequence_schema,
+)
 
 __all__ = [
     "SEQUENCE_PAYLOAD",
@@ -26,6 +31,7 @@ __all__ = [
     "payload_format_of",
     "sequence_report",
     "sequence_step",
+    "shuffle_buckets",
     "spec_from_options",
 ]
 
@@ -88,10 +94,11 @@ SEQUENCE_PAYLOAD = "FORMAT_TF_SEQUENCE_EXAMPLE"
 
 
 def sequence_step(read, spec: SequenceSpec | None, partition_feature: str | None, tag: str,
-                  payload_format: str):  # fmt: skip
+                  payload_format: str, input_bytes: int = 0):  # fmt: skip
     """`Ingest`'s encoding step for sequences: (ExampleBatches or None when
     `ToTFExample` is to encode, the source outputs with the bad records and
-    schema of sequences, the stats PCollection or None).
+    schema of sequences, the stats PCollection or None). `input_bytes` (0:
+    not known) sets the shuffle's buckets (`buckets_for`).
 
     Raises:
         ConfigError: `sequence_key` with a source of SequenceExamples.
@@ -103,7 +110,7 @@ def sequence_step(read, spec: SequenceSpec | None, partition_feature: str | None
                 "sequence_example); leave the sequence options out to re-split them"
             )
         built = read.records | f"BuildSequences{tag}" >> BuildSequences(
-            spec, partition_feature=partition_feature
+            spec, partition_feature=partition_feature, buckets=shuffle_buckets(spec, input_bytes)
         )
         read = read._replace(
             bad_records=(read.bad_records, built["bad_records"])
@@ -116,14 +123,22 @@ def sequence_step(read, spec: SequenceSpec | None, partition_feature: str | None
     return None, read, None
 
 
-def sequence_report(spec: SequenceSpec) -> dict:
-    """The report's `sequence` options (the commit adds the counts, `merge_stats`)."""
+def shuffle_buckets(spec: SequenceSpec, input_bytes: int) -> int:
+    """The buckets of `BuildSequences`' shuffle: `sequence_buckets`, else one
+    per 2 MiB of input (`buckets_for`; 0 bytes: not known)."""
+    return spec.buckets or buckets_for(input_bytes)
+
+
+def sequence_report(spec: SequenceSpec, buckets: dict[str, int]) -> dict:
+    """The report's `sequence` options (the commit adds the counts,
+    `merge_stats`); `buckets`: each input's (`all`, or its split's) shuffle buckets."""
     return {
         "key": list(spec.key),
         "order": spec.order,
         "context": list(spec.context_columns),
         "max_sequence_length": spec.max_length,
         "truncate": spec.truncate if spec.max_length is not None else None,
+        "buckets": buckets,
     }
 
 
@@ -135,7 +150,7 @@ def spec_from_options(values: dict, schema: Schema | None) -> SequenceSpec | Non
             schema whose context and sequence features clash with the options.
     """
     if not values.get("sequence_key"):
-        for name in ("sequence_order", "context", "max_sequence_length"):
+        for name in ("sequence_order", "context", "max_sequence_length", "sequence_buckets"):
             if values.get(name) is not None:
                 raise ConfigError(f"{name}: needs `sequence_key` (the column(s) of a sequence)")
         return None
@@ -145,6 +160,7 @@ def spec_from_options(values: dict, schema: Schema | None) -> SequenceSpec | Non
         context=tuple(values["context"]) if values.get("context") else None,
         max_length=values.get("max_sequence_length"),
         truncate=values.get("truncate") or "last",
+        buckets=values.get("sequence_buckets"),
     )
     if schema is not None and schema.sequence:
         context = set(spec.context_columns)
