@@ -145,7 +145,8 @@ def merge(
         )
         present = np.zeros((n_keys, m), bool)
         np.logical_or.at(present, key_of_run, runs_present)
-    lengths = np.concatenate([p.lengths.astype(np.int64) for p in parts])[perm]
+    dtype = np.result_type(*(p.lengths.dtype for p in parts))  # uint8, uint16 or int32
+    lengths = np.concatenate([p.lengths.astype(dtype, copy=False) for p in parts])[perm]
     order_key = row_key[perm]
     pieces = []
     for j, column in enumerate(_joined_columns(parts, m)):
