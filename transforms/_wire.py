@@ -52,14 +52,25 @@ def _assemble(n: int, parts: list[tuple[bytes | np.ndarray, np.ndarray | None]])
     """Per-row byte strings made of constant bytes and varints, as a large_binary array.
 
     Each part is `(constant bytes or uint64 values to write as varints, mask)`;
-    a part is left out of the rows where its mask is False.
+    a part is left out of the rows where its mask is False. When every part
+    has the same size in every row (a column without NULLs whose values'
+    varints are all as long), the rows are a matrix and each part is written
+    as whole columns of it (`_assemble_fixed`), without index arrays.
     """
-    sizes = []
+    sizes: list = []
+    total = np.zeros(n, np.int64)
     for value, mask in parts:
-        size = np.full(n, len(value), np.int64) if isinstance(value, bytes) else varint_sizes(value)
-        sizes.append(size if mask is None else np.where(mask, size, 0))
+        if isinstance(value, bytes):
+            size = len(value) if mask is None else np.where(mask, len(value), 0)
+        else:
+            size = varint_sizes(value)
+            size = size if mask is None else np.where(mask, size, 0)
+        sizes.append(size)
+        total += size
+    if n and all(isinstance(s, int) or bool((s == s[0]).all()) for s in sizes):
+        return _assemble_fixed(n, parts, [s if isinstance(s, int) else int(s[0]) for s in sizes])
     offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(np.sum(sizes, axis=0), out=offsets[1:])
+    np.cumsum(total, out=offsets[1:])
     data = np.zeros(int(offsets[-1]), np.uint8)
     cursor = offsets[:-1].copy()
     for (value, mask), size in zip(parts, sizes, strict=True):
@@ -68,10 +79,29 @@ def _assemble(n: int, parts: list[tuple[bytes | np.ndarray, np.ndarray | None]])
             for j, byte in enumerate(value):
                 data[rows + j] = byte
         else:
+            size = np.broadcast_to(size, (n,))
             chosen = (value, size) if mask is None else (value[mask], size[mask])
             put_varints(data, rows, *chosen)
         cursor += size
     return _binary_array(offsets, data)
+
+
+def _assemble_fixed(n: int, parts: list, widths: list[int]) -> pa.Array:
+    """`_assemble` when part i is `widths[i]` bytes in every row (a masked part
+    of width > 0 is present in every row)."""
+    data = np.empty((n, sum(widths)), np.uint8)
+    at = 0
+    for (value, _), width in zip(parts, widths, strict=True):
+        if isinstance(value, bytes):
+            if width:
+                data[:, at : at + width] = np.frombuffer(value, np.uint8)
+        else:
+            values = value.astype(np.uint64, copy=False)
+            for k in range(width):
+                byte = ((values >> np.uint64(7 * k)) & np.uint64(0x7F)).astype(np.uint8)
+                data[:, at + k] = byte | 0x80 if k + 1 < width else byte
+        at += width
+    return _binary_array(np.arange(n + 1, dtype=np.int64) * data.shape[1], data.reshape(-1))
 
 
 def _binary_array(offsets: np.ndarray, data: np.ndarray | pa.Buffer) -> pa.Array:
