@@ -472,7 +472,10 @@ def test_the_number_of_buckets_changes_no_sequence(clicks, tmp_path, buckets):
                  "--context", "country", "--max-bad-records", "10",
                  "--sequence-buckets", str(buckets)]) == 0  # fmt: skip
     assert _records(str(out)) == _records(clicks["outputs"]["csv"])
-    assert read_report(str(out))["sequence"]["sequences"] == len(expected(clicks["files"]))
+    report = read_report(str(out))["sequence"]
+    assert report["sequences"] == len(expected(clicks["files"]))
+    assert report["buckets"] == {"all": buckets}
+    assert read_report(clicks["outputs"]["csv"])["sequence"]["buckets"] == {"all": 1}  # 3 KB in
 
 
 def test_a_bucket_pruned_while_its_parts_arrive_keeps_the_cap(clicks, tmp_path, monkeypatch):
