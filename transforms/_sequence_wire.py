@@ -27,7 +27,13 @@ import pyarrow.compute as pc
 
 from beam_ingest.errors import ConfigError
 from beam_ingest.protowire import varint_sizes
-from beam_ingest.transforms._wire import _assemble, _feature_parts, feature_array
+from beam_ingest.transforms._wire import (
+    _assemble,
+    _binary_array,
+    _binary_buffers,
+    _feature_parts,
+    feature_array,
+)
 from beam_ingest.transforms.encode import protobuf_key_order, to_list_array
 
 __all__ = ["Part", "column_arrays", "parts_of"]
@@ -228,32 +234,64 @@ def _narrow(lengths: np.ndarray):
     return np.uint8 if top < 1 << 8 else np.uint16 if top < 1 << 16 else np.int32
 
 
-def _step_parts(batch: pa.RecordBatch, name: str) -> tuple[pa.Array, pa.Array]:
+def _step_parts(batch: pa.RecordBatch, name: str) -> tuple[pa.Array, pa.Array | None]:
     """A column's steps (`0a len Feature`) in two parts: the bytes up to the
-    Feature's payload, and the payload (values), to be joined by `_column_major`."""
+    Feature's payload, and the payload (values), to be joined by
+    `_column_major`; or, when every row's two parts have one width each (a
+    column without NULLs of floats, or of ints whose varints are as long),
+    the steps already joined, as a matrix (and None)."""
     feature, payloads, present, list_len = _feature_parts(to_list_array(batch.column(name)))
     feature_len = np.where(present, 1 + varint_sizes(list_len) + list_len, 0).astype(np.uint64)
-    return _assemble(len(present), [(b"\x0a", None), (feature_len, None), *feature]), payloads
+    n = len(present)
+    heads = _assemble(n, [(b"\x0a", None), (feature_len, None), *feature])
+    if n:
+        (head_offsets, head_data), (offsets, data) = (
+            _binary_buffers(heads),
+            _binary_buffers(payloads),
+        )
+        head_width, width = np.diff(head_offsets), np.diff(offsets)
+        if (head_width == head_width[0]).all() and (width == width[0]).all():
+            rows = [
+                np.frombuffer(d, np.uint8)[int(o[0]) : int(o[-1])].reshape(n, int(w[0]))
+                for d, o, w in ((head_data, head_offsets, head_width), (data, offsets, width))
+            ]
+            joined = np.hstack(rows)
+            step = joined.shape[1]
+            return _binary_array(np.arange(n + 1, dtype=np.int64) * step, joined.reshape(-1)), None
+    return heads, payloads
 
 
-def _column_major(steps: list[tuple[pa.Array, pa.Array]], n: int) -> tuple[np.ndarray, memoryview]:
+def _column_major(
+    steps: list[tuple[pa.Array, pa.Array | None]], n: int
+) -> tuple[np.ndarray, bytes]:
     """(lengths: steps x columns, the steps' bytes column after column) of the
-    columns' step parts: one Arrow take puts each head before its payload."""
+    columns' step parts (`_step_parts`): one Arrow take puts each head before
+    its payload."""
     m = len(steps)
-    if not m:
-        return np.zeros((n, 0), np.int64), memoryview(b"")
-    combined = pa.concat_arrays([part for pair in steps for part in pair])
-    offsets = np.frombuffer(combined.buffers()[1], np.int64)[combined.offset :][: 2 * n * m + 1]
-    sizes = np.diff(offsets).reshape(2 * m, n)
-    lengths = (sizes[0::2] + sizes[1::2]).T
-    heads = (np.arange(m)[:, None] * 2 * n + np.arange(n)[None, :]).ravel()
-    index = np.empty(2 * n * m, np.int64)
-    index[0::2], index[1::2] = heads, heads + n  # each head, then its payload
-    taken = combined.take(pa.array(index))
-    _, offs, data = taken.buffers()
-    offs = np.frombuffer(offs, np.int64)[taken.offset :]
-    view = memoryview(data)[int(offs[0]) : int(offs[2 * n * m])] if data else memoryview(b"")
-    return lengths, view
+    lengths = np.zeros((n, m), np.int64)
+    pieces: list = [b""] * m
+    for j, (joined, payloads) in enumerate(steps):
+        if payloads is None:
+            offsets, data = _binary_buffers(joined)
+            lengths[:, j] = np.diff(offsets)
+            pieces[j] = memoryview(data)[int(offsets[0]) : int(offsets[-1])]
+    split = [j for j, (_, payloads) in enumerate(steps) if payloads is not None]
+    if split:
+        k = len(split)
+        combined = pa.concat_arrays([part for j in split for part in steps[j]])
+        offsets = np.frombuffer(combined.buffers()[1], np.int64)[combined.offset :][: 2 * n * k + 1]
+        sizes = np.diff(offsets).reshape(2 * k, n)
+        lengths[:, split] = (sizes[0::2] + sizes[1::2]).T
+        heads = (np.arange(k)[:, None] * 2 * n + np.arange(n)[None, :]).ravel()
+        index = np.empty(2 * n * k, np.int64)
+        index[0::2], index[1::2] = heads, heads + n  # each head, then its payload
+        taken = combined.take(pa.array(index))
+        _, offs, data = taken.buffers()
+        offs = np.frombuffer(offs, np.int64)[taken.offset :]
+        view = memoryview(data) if data else memoryview(b"")
+        for i, j in enumerate(split):
+            pieces[j] = view[int(offs[2 * n * i]) : int(offs[2 * n * (i + 1)])]
+    return lengths, b"".join(pieces)
 
 
 def column_arrays(part: Part) -> list[pa.Array]:

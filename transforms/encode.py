@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -94,6 +95,9 @@ def to_list_array(column: pa.Array) -> pa.Array:
         return pa.nulls(len(column), pa.large_list(pa.int64()))
     if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
         return rebuild_list(column, _leaf(column.flatten()), keep_nulls=False)
+    if not column.null_count:  # one value per row: the offsets are 0, 1, 2, ...
+        offsets = pa.array(np.arange(len(column) + 1, dtype=np.int64))
+        return pa.LargeListArray.from_arrays(offsets, _leaf(column))
     values = _leaf(column.drop_null())
     present = pc.cast(pc.is_valid(column), pa.int64())
     offsets = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(present)])
