@@ -57,6 +57,8 @@ template-spec: $(STAMP)
 
 bench: $(STAMP)  # over an hour on 2 cores; smoke run: benchmarks/run.py --quick --scaling
 	$(BIN)/python benchmarks/run.py --scaling
+	$(BIN)/python benchmarks/sequences.py data
+	$(BIN)/python benchmarks/sequences.py bench --repeat 3
 
 clean:
 	rm -rf $(VENV) demo_output demo_sql_output benchmarks/work *.egg-info

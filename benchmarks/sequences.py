@@ -24,7 +24,10 @@ tf.Example per row), `sequence` (the same with the sequence options),
 order (stable), `groupby`, and builds one `tf.train.SequenceExample` per group
 with a Python loop over every value (what users write today), split by TFX's
 rule on the key's Feature bytes, written with `tf.io.TFRecordWriter` (GZIP).
-Prints a Markdown table of medians; writes work/sequences.json.
+Prints a Markdown table of medians and one of issue 20's targets (within 2x
+of flat, at least 5x the pandas loop, peak RSS under 1 GB); writes
+work/sequences.json. Exit status 1 if the sequence contenders and the pandas
+loop wrote different numbers of sequences.
 """
 
 from __future__ import annotations
@@ -121,7 +124,7 @@ PLAN = {"taxi": ["flat", "sequence", "sequence_cap512", "pandas"],
         "clicks": ["flat", "sequence", "pandas"]}  # fmt: skip
 
 
-def bench(repeat: int, workloads: list[str] | None = None, only: list[str] | None = None) -> None:
+def bench(repeat: int, workloads: list[str] | None = None, only: list[str] | None = None) -> int:
     from _measure import timed_run
 
     plan = {w: [c for c in PLAN[w] if not only or c in only] for w in workloads or PLAN}
@@ -150,6 +153,33 @@ def bench(repeat: int, workloads: list[str] | None = None, only: list[str] | Non
             print(
                 f"| {workload} | {contender} | {runs[0]['examples']:,} | {wall:.1f} | {rss:.0f} |"
             )
+    return targets(results)
+
+
+def targets(results: dict) -> int:
+    """Prints issue 20's targets for each sequence contender (medians); 1 if
+    the sequence contenders and the pandas loop wrote different numbers of
+    sequences, else 0."""
+    median = {w: {c: (statistics.median(r["wall_s"] for r in runs),
+                      statistics.median(r["peak_rss_mb"] for r in runs))
+                  for c, runs in by.items()} for w, by in results.items()}  # fmt: skip
+    print("\n| workload | contender | / flat (target <= 2) | pandas / it (target >= 5) "
+          "| peak RSS MB (target < 1024) |")  # fmt: skip
+    print("| --- | --- | ---: | ---: | ---: |")
+    failed = 0
+    for workload, by in median.items():
+        counts = {r["examples"] for c, runs in results[workload].items() if c != "flat"
+                  for r in runs}  # fmt: skip
+        if len(counts) > 1:
+            print(f"{workload}: the sequence outputs differ in size: {sorted(counts)}")
+            failed = 1
+        for contender, (wall, rss) in by.items():
+            if contender in ("flat", "pandas"):
+                continue
+            flat = f"{wall / by['flat'][0]:.2f}" if "flat" in by else "-"
+            pandas = f"{by['pandas'][0] / wall:.2f}" if "pandas" in by else "-"
+            print(f"| {workload} | {contender} | {flat} | {pandas} | {rss:.0f} |")
+    return failed
 
 
 def _examples(out: Path) -> int:
@@ -236,7 +266,9 @@ if __name__ == "__main__":
         unknown = set((workloads or "taxi").split(",")) - set(PLAN)
         if unknown or "--help" in sys.argv:
             raise SystemExit(__doc__)
-        bench(repeat, workloads and workloads.split(","), contenders and contenders.split(","))
+        sys.exit(
+            bench(repeat, workloads and workloads.split(","), contenders and contenders.split(","))
+        )
     elif action == "pandas":
         pandas_loop(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
     else:
