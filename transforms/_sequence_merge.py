@@ -41,10 +41,13 @@ def _widen(part: Part, names: tuple[str, ...]) -> Part:
     return part._replace(lengths=lengths, columns=b"".join(pieces), names=names, present=present)
 
 
-def _bytes(column: pa.Array) -> bytes:
+def _bytes(column: pa.Array) -> memoryview:
+    """A large_binary array's values, back to back (a view of its buffer, to join)."""
     offsets = np.frombuffer(column.buffers()[1], np.int64)[column.offset :]
     data = column.buffers()[2]
-    return data.to_pybytes()[int(offsets[0]) : int(offsets[len(column)])] if data else b""
+    if data is None:
+        return memoryview(b"")
+    return memoryview(data)[int(offsets[0]) : int(offsets[len(column)])]
 
 
 def _order_kind(parts: list[Part], order: str | None) -> str | None:

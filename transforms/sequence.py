@@ -71,7 +71,7 @@ __all__ = [
 ]
 
 _NAMESPACE = "beam_ingest"
-_SMALL_VALUE = 16 << 10  # pickled chunks below this are deflated, above it zstd
+_SMALL_VALUE = 16 << 10  # pickled parts below this are deflated, above it zstd
 UNCAPPED_BYTES = 256 << 20  # one sequence's steps without max_sequence_length
 HOLD_BYTES = 64 << 20  # parts held before the shuffle (per bundle), sent on per bucket
 PRUNE_BYTES = 64 << 20  # a bucket's parts merged (and capped) when they grow past this
