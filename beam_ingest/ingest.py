@@ -261,22 +261,28 @@ class Ingest(beam.PTransform):
         examples: dict[str, beam.PCollection] = {}
         bad, counts, schemas, inputs, dropped = [], [], [], {}, []
         sequence_stats: list[beam.PCollection] = []
+        buckets: dict[str, int] = {}  # the sequences' shuffle buckets of each input
         extra_report: dict = {}
         for name, source in sources.items():
             tag = f"[{name}]" if name else ""
             read = pbegin | f"Read{tag}" >> source
+            files = source.input_files()
             if config.partition_feature and config.transform_fn is None:
                 source.check_partition_feature(config.partition_feature)
             if config.transform_fn is not None:
                 applied = read.records | f"TransformFn{tag}" >> ApplyTransformFn(
                     config.transform_fn,
-                    source_files=[f.path for f in source.input_files()],
+                    source_files=[f.path for f in files],
                 )
                 dropped.append(applied["dropped"])
                 read = read._replace(records=applied["records"], schema=applied["schema"])
+            if config.sequence is not None:
+                buckets[name or "all"] = shuffle_buckets(
+                    config.sequence, sum(f.size or 0 for f in files)
+                )
             encoded, read, stats = sequence_step(
                 read, config.sequence, config.partition_feature, tag, payload_format_of(source),
-                input_bytes=sum(f.size or 0 for f in source.input_files()),
+                buckets=buckets.get(name or "all"),
             )  # fmt: skip
             if stats is not None:
                 sequence_stats.append(stats)
@@ -296,7 +302,7 @@ class Ingest(beam.PTransform):
             bad.append(read.bad_records)
             counts.append(read.counts)
             schemas.append(read.schema)
-            inputs[name or "all"] = [{"path": f.path, "size": f.size} for f in source.input_files()]
+            inputs[name or "all"] = [{"path": f.path, "size": f.size} for f in files]
             # A source may add report fields (skipped files), known once it
             # has expanded.
             for key, value in source.extra_outputs().report.items():
@@ -309,11 +315,6 @@ class Ingest(beam.PTransform):
         bad_staged = (
             bad | "FlattenBadRecords" >> beam.Flatten() | "DeadLetters" >> WriteBadRecords(stage)
         )
-        buckets = {  # the sequences' shuffle buckets of each input
-            name: shuffle_buckets(config.sequence, sum(f["size"] or 0 for f in files))
-            for name, files in inputs.items()
-            if config.sequence is not None
-        }
         report = {
             "beam_ingest_version": __version__,
             "source": type(config.source or next(iter(sources.values()))).__name__,

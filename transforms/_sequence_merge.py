@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from beam_ingest.errors import DataError
 from beam_ingest.transforms._sequence_wire import EMPTY_STEP, Part, _narrow, column_arrays
+from beam_ingest.transforms._wire import _binary_buffers
 from beam_ingest.transforms.encode import protobuf_key_order
 
 __all__ = ["merge"]
@@ -43,11 +44,8 @@ def _widen(part: Part, names: tuple[str, ...]) -> Part:
 
 def _bytes(column: pa.Array) -> memoryview:
     """A large_binary array's values, back to back (a view of its buffer, to join)."""
-    offsets = np.frombuffer(column.buffers()[1], np.int64)[column.offset :]
-    data = column.buffers()[2]
-    if data is None:
-        return memoryview(b"")
-    return memoryview(data)[int(offsets[0]) : int(offsets[len(column)])]
+    offsets, data = _binary_buffers(column)
+    return memoryview(data)[int(offsets[0]) : int(offsets[-1])]
 
 
 def _order_kind(parts: list[Part], order: str | None) -> str | None:

@@ -94,11 +94,11 @@ SEQUENCE_PAYLOAD = "FORMAT_TF_SEQUENCE_EXAMPLE"
 
 
 def sequence_step(read, spec: SequenceSpec | None, partition_feature: str | None, tag: str,
-                  payload_format: str, input_bytes: int = 0):  # fmt: skip
+                  payload_format: str, buckets: int | None = None):  # fmt: skip
     """`Ingest`'s encoding step for sequences: (ExampleBatches or None when
     `ToTFExample` is to encode, the source outputs with the bad records and
-    schema of sequences, the stats PCollection or None). `input_bytes` (0:
-    not known) sets the shuffle's buckets (`buckets_for`).
+    schema of sequences, the stats PCollection or None). `buckets`: the
+    shuffle's (`shuffle_buckets`; None: `BuildSequences`' default).
 
     Raises:
         ConfigError: `sequence_key` with a source of SequenceExamples.
@@ -110,7 +110,7 @@ def sequence_step(read, spec: SequenceSpec | None, partition_feature: str | None
                 "sequence_example); leave the sequence options out to re-split them"
             )
         built = read.records | f"BuildSequences{tag}" >> BuildSequences(
-            spec, partition_feature=partition_feature, buckets=shuffle_buckets(spec, input_bytes)
+            spec, partition_feature=partition_feature, buckets=buckets
         )
         read = read._replace(
             bad_records=(read.bad_records, built["bad_records"])
